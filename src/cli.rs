@@ -1,0 +1,55 @@
+//! What every applet shares on the std side: the one-line error convention and the
+//! bridge from argh to it. (The no_std library below knows nothing of printing.)
+
+use std::fmt::Display;
+use std::io::Write as _;
+
+/// Print `APPLET: message` as one line on stderr.
+pub fn error(applet: &str, msg: impl Display) {
+    let _ = writeln!(std::io::stderr().lock(), "{applet}: {msg}");
+}
+
+/// Parse `args` (applet name first) with argh. `--help` prints the usage on stdout
+/// and yields `Err(0)`; a parse error prints one line naming the problem and the way
+/// to the help, and yields `Err(usage_code)`.
+pub fn parse<T: argh::FromArgs>(args: &[String], usage_code: i32) -> Result<T, i32> {
+    let name = args.first().map(|s| s.rsplit('/').next().unwrap_or(s)).unwrap_or("vsbox");
+    let rest: Vec<&str> = args.iter().skip(1).map(String::as_str).collect();
+    match T::from_args(&[name], &rest) {
+        Ok(t) => Ok(t),
+        Err(early) => match early.status {
+            Ok(()) => {
+                let _ = std::io::stdout().lock().write_all(early.output.as_bytes());
+                Err(0)
+            }
+            Err(()) => {
+                let first = early.output.lines().find(|l| !l.trim().is_empty()).unwrap_or("bad arguments");
+                error(name, format_args!("{} (see '{name} --help')", first.trim().trim_end_matches('.')));
+                Err(usage_code)
+            }
+        },
+    }
+}
+
+/// The environment as `KEY=VALUE` byte strings, for exec.
+pub fn environment() -> Vec<Vec<u8>> {
+    use std::os::unix::ffi::OsStrExt;
+    std::env::vars_os()
+        .map(|(k, v)| {
+            let mut e = k.as_bytes().to_vec();
+            e.push(b'=');
+            e.extend_from_slice(v.as_bytes());
+            e
+        })
+        .collect()
+}
+
+/// Flush our output, then become `argv` (searched along PATH). Returns only on
+/// failure, after printing `APPLET: cannot execute 'CMD': …`, with `code`.
+pub fn exec(applet: &str, argv: &[String], code: i32) -> i32 {
+    let _ = std::io::stdout().flush();
+    let e = vsbox::sys::exec::exec(argv, &environment());
+    let cmd = argv.first().map(String::as_str).unwrap_or("");
+    error(applet, format_args!("cannot execute '{cmd}': {} (check the name and PATH)", vsbox::sys::ErrnoText(e.errno)));
+    code
+}

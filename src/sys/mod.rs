@@ -1,0 +1,15 @@
+//! The kernel layer: small safe wrappers over Linux system calls, and the only home
+//! of `unsafe` in vsbox. It holds no policy; the context engine decides what to call.
+
+pub mod bpf;
+pub mod caps;
+pub mod error;
+pub mod exec;
+pub mod netlink;
+pub mod process;
+pub mod procscan;
+pub(crate) mod raw;
+pub mod seccomp;
+pub mod spawn;
+
+pub use error::{Context, Errno, ErrnoText, Error, Result};

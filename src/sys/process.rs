@@ -1,0 +1,38 @@
+//! Process creation and exit without libc: fork through raw clone(2), exit_group.
+
+use linux_raw_sys::general::{__NR_clone, __NR_exit_group, SIGCHLD};
+use rustix::process::Pid;
+
+use super::error::{Context, Result};
+use super::raw;
+
+/// Who we are after a fork.
+pub enum Forked {
+    Parent(Pid),
+    Child,
+}
+
+/// fork(2) as clone(SIGCHLD). The program is single-threaded wherever this is called
+/// (applets never start threads), so the child's copy of the heap and stdio is sound.
+/// The child must leave through `exit_now` or exec, never by returning into std.
+pub fn fork() -> Result<Forked> {
+    // SAFETY: clone with a null stack pointer duplicates the caller on its own
+    // (copied) stack, exactly like fork(2); no pointers are passed.
+    let r = unsafe { raw::syscall4(__NR_clone, SIGCHLD as usize, 0, 0, 0) };
+    let pid = raw::check(r).ctx("fork a process")?;
+    Ok(match Pid::from_raw(pid as i32) {
+        Some(p) => Forked::Parent(p),
+        None => Forked::Child,
+    })
+}
+
+/// End the whole process now, with no atexit handlers and no stdio flush: what a
+/// forked child must use so the parent's buffers are not written twice.
+pub fn exit_now(code: i32) -> ! {
+    // SAFETY: exit_group takes one integer and does not return.
+    unsafe {
+        raw::syscall3(__NR_exit_group, code as usize, 0, 0);
+    }
+    #[allow(clippy::empty_loop)]
+    loop {}
+}
