@@ -4,3 +4,10 @@
 pub mod conf;
 pub mod ipv4root;
 pub mod stat;
+pub mod cgroups;
+pub mod context;
+pub mod init;
+pub mod registry;
+pub mod rootfs;
+pub mod spec;
+pub mod wire;

@@ -3,13 +3,18 @@
 
 pub mod bpf;
 pub mod caps;
+pub mod cgroup;
 pub mod error;
 pub mod exec;
+pub mod file;
+pub mod mount;
 pub mod netlink;
+pub mod ns;
 pub mod process;
 pub mod procscan;
 pub(crate) mod raw;
 pub mod seccomp;
+pub mod signal;
 pub mod spawn;
 
 pub use error::{Context, Errno, ErrnoText, Error, Result};

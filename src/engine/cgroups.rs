@@ -1,0 +1,195 @@
+//! A context's cgroups: `<parent>/<N>` in every hierarchy the host mounts, so its
+//! processes can be counted, limited, frozen and killed as one, and so its cgroup2
+//! directory can carry the chbind BPF programs.
+
+use alloc::format;
+use alloc::string::String;
+use alloc::vec::Vec;
+
+use rustix::io::Errno;
+
+use crate::sys::cgroup::{self, Hierarchy};
+use crate::sys::error::{Context, Error, Result};
+use crate::sys::file;
+
+/// One hierarchy's directory for a context (or for the parent of all contexts).
+#[derive(Clone, Debug)]
+pub struct CgroupDir {
+    pub hierarchy: Hierarchy,
+    pub path: String,
+}
+
+/// The cgroups of context N, one per hierarchy.
+#[derive(Clone, Debug)]
+pub struct CgroupSet {
+    pub dirs: Vec<CgroupDir>,
+}
+
+/// The parent directories (`<parent>` in each hierarchy), resolved from the
+/// setting: an absolute path from each hierarchy's root, or a relative one below
+/// the caller's own cgroup there. Mounts a private cgroup2 under `rundir` when the
+/// host has none at all, so there is always a unified hierarchy for BPF.
+pub fn parents(setting: &str, rundir: &str) -> Result<Vec<CgroupDir>> {
+    let mut hs = cgroup::hierarchies()?;
+    if !hs.iter().any(|h| h.v2) {
+        let mnt = format!("{rundir}/cgroup2");
+        file::mkdir_p(&mnt, 0o755).ctx("create the private cgroup2 mount point")?;
+        crate::sys::mount::mount_fs("cgroup2", &mnt, rustix::mount::MountFlags::empty(), "", "mount a cgroup2 hierarchy (the host has none)")?;
+        hs = cgroup::hierarchies()?;
+    }
+    let own = file::read_to_vec("/proc/self/cgroup").ctx("read /proc/self/cgroup")?;
+    let own = core::str::from_utf8(&own).unwrap_or("");
+    let mut out = Vec::with_capacity(hs.len());
+    for h in hs {
+        let path = if setting.starts_with('/') {
+            cgroup::dir_of(&h, setting)
+        } else {
+            let base = cgroup::own_path(&h, own).unwrap_or_else(|| String::from("/"));
+            let mut p = cgroup::dir_of(&h, &base);
+            p.push('/');
+            p.push_str(setting.trim_end_matches('/'));
+            p
+        };
+        out.push(CgroupDir { hierarchy: h, path });
+    }
+    Ok(out)
+}
+
+impl CgroupSet {
+    /// The set for context `n` under `parents` (nothing is created).
+    pub fn of(parents: &[CgroupDir], n: u32) -> CgroupSet {
+        CgroupSet {
+            dirs: parents
+                .iter()
+                .map(|p| CgroupDir { hierarchy: p.hierarchy.clone(), path: format!("{}/{n}", p.path) })
+                .collect(),
+        }
+    }
+
+    /// Make the directories. A leftover from a context that died uncleanly is
+    /// reused when empty. On failure, what was made is removed again.
+    pub fn create(&self) -> Result<()> {
+        for (i, d) in self.dirs.iter().enumerate() {
+            let parent = &d.path[..d.path.rfind('/').unwrap_or(0)];
+            let r = file::mkdir_p(parent, 0o755).and_then(|()| match rustix::fs::mkdir(d.path.as_str(), rustix::fs::Mode::from_raw_mode(0o755)) {
+                Ok(()) | Err(Errno::EXIST) => Ok(()),
+                Err(e) => Err(e),
+            });
+            if let Err(e) = r {
+                for done in &self.dirs[..i] {
+                    let _ = cgroup::remove(&done.path);
+                }
+                return Err(Error::new("create the context's cgroup", e));
+            }
+            if d.hierarchy.v2 {
+                // Let the context's own controllers work on pure-v2 hosts; where the
+                // parent does not offer them this fails harmlessly.
+                let _ = cgroup::write(parent, "cgroup.subtree_control", b"+pids +memory +cpu");
+            }
+        }
+        Ok(())
+    }
+
+    /// The cgroup2 directory (for CLONE_INTO_CGROUP and the BPF programs).
+    pub fn v2(&self) -> Option<&str> {
+        self.dirs.iter().find(|d| d.hierarchy.v2).map(|d| d.path.as_str())
+    }
+
+    /// Move `pid` (0: the caller) into every cgroup of the set (or every v1 one).
+    pub fn join(&self, pid: i32, include_v2: bool) -> Result<()> {
+        for d in &self.dirs {
+            if d.hierarchy.v2 && !include_v2 {
+                continue;
+            }
+            cgroup::add_pid(&d.path, pid).ctx("join the context's cgroups")?;
+        }
+        Ok(())
+    }
+
+    /// The directory of the hierarchy holding controller `c` (cgroup2 when the
+    /// host has no v1 hierarchy for it).
+    pub fn dir_for(&self, c: u8) -> Option<&str> {
+        self.dirs
+            .iter()
+            .find(|d| !d.hierarchy.v2 && d.hierarchy.controllers & c != 0)
+            .or_else(|| self.dirs.iter().find(|d| d.hierarchy.v2))
+            .map(|d| d.path.as_str())
+    }
+
+    /// The nproc flag: at most `max` processes in the whole context.
+    pub fn limit_pids(&self, max: u64) -> Result<()> {
+        let dir = self.dir_for(cgroup::PIDS).ok_or(Error::new("limit the context's processes: no pids controller", Errno::NOENT))?;
+        let v = format!("{max}");
+        cgroup::write(dir, "pids.max", v.as_bytes()).ctx("set pids.max for the nproc flag")
+    }
+
+    /// The sched flag: one equal CPU share per context (cpu.shares on v1,
+    /// cpu.weight on v2), whatever its number of processes.
+    pub fn fair_share(&self) -> Result<()> {
+        for d in &self.dirs {
+            let r = if d.hierarchy.v2 {
+                cgroup::write(&d.path, "cpu.weight", b"100")
+            } else if d.hierarchy.controllers & cgroup::CPU != 0 {
+                cgroup::write(&d.path, "cpu.shares", b"1024")
+            } else {
+                continue;
+            };
+            match r {
+                Ok(()) | Err(Errno::NOENT) => {}
+                Err(e) => return Err(Error::new("set the context's CPU share", e)),
+            }
+        }
+        Ok(())
+    }
+
+    /// Kill every process still in the context: cgroup.kill where cgroup2 has it,
+    /// else SIGKILL to each pid listed in the pids (or any) hierarchy.
+    pub fn kill_all(&self) {
+        if let Some(v2) = self.v2() {
+            if cgroup::write(v2, "cgroup.kill", b"1").is_ok() {
+                return;
+            }
+        }
+        for d in &self.dirs {
+            let Ok(text) = file::read_to_vec(format!("{}/cgroup.procs", d.path).as_str()) else { continue };
+            for line in core::str::from_utf8(&text).unwrap_or("").lines() {
+                if let Some(pid) = line.trim().parse::<i32>().ok().and_then(rustix::process::Pid::from_raw) {
+                    let _ = rustix::process::kill_process(pid, rustix::process::Signal::KILL);
+                }
+            }
+        }
+    }
+
+    /// True while any process is in the context's cgroups.
+    pub fn populated(&self) -> bool {
+        let mut buf = [0u8; 64];
+        self.dirs.iter().any(|d| matches!(cgroup::read(&d.path, "cgroup.procs", &mut buf), Ok(b) if !b.is_empty()))
+    }
+
+    /// Remove the directories, waiting a little for killed processes to be reaped
+    /// (a cgroup with members cannot go). Then the parent too, when it is empty.
+    pub fn remove(&self) -> Result<()> {
+        let mut last = Ok(());
+        for d in &self.dirs {
+            let mut tries = 0;
+            loop {
+                match cgroup::remove(&d.path) {
+                    Ok(()) => break,
+                    Err(Errno::BUSY) if tries < 200 => {
+                        tries += 1;
+                        let _ = rustix::thread::nanosleep(&rustix::thread::Timespec { tv_sec: 0, tv_nsec: 5_000_000 });
+                    }
+                    Err(e) => {
+                        last = Err(Error::new("remove the context's cgroup", e));
+                        break;
+                    }
+                }
+            }
+            if let Some(i) = d.path.rfind('/') {
+                // Only succeeds when no other context is left under the parent.
+                let _ = rustix::fs::rmdir(&d.path[..i]);
+            }
+        }
+        last
+    }
+}

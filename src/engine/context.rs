@@ -1,0 +1,504 @@
+//! Contexts on a mainline kernel: create, join, stop, list (DESIGN.md).
+//!
+//! Creating one takes three processes:
+//!
+//! - the **caller** (the applet) waits for the command's status and forwards the
+//!   signals an admin sends it, like `unshare --fork`;
+//! - the **keeper**, forked from it, reserves the number, makes the cgroups, clones
+//!   the context's first process into them, records the namespace handles, and
+//!   stays on the host side until the context dies, to clear it away. Nothing
+//!   privileged is ever reachable from inside;
+//! - the context's **init** (PID 1 of the new pid namespace) makes the private
+//!   mounts, sets names and limits, then runs the command (see `init`), or becomes
+//!   the command itself with the fakeinit flag.
+
+use alloc::format;
+use alloc::string::String;
+use alloc::vec::Vec;
+
+use rustix::fd::{AsFd, OwnedFd};
+use rustix::fs::{Mode, OFlags};
+use rustix::io::Errno;
+use rustix::process::{Pid, Signal, WaitOptions};
+
+use super::cgroups::{self, CgroupSet};
+use super::init::{self, Command, FORWARDED};
+use super::registry::{self, Entry, Registry};
+use super::rootfs;
+use super::spec::{ContextSpec, Flags, Rlimit, SPECTATOR};
+use super::wire::{self, Msg, Stage};
+use crate::sys::caps::CapSet;
+use crate::sys::error::{Context, Error, Result};
+use crate::sys::ns::{self, NsFlags, Spawned};
+use crate::sys::process::{self, Forked};
+use crate::sys::signal::{self, SigSet};
+use crate::sys::{file, seccomp};
+
+/// How a create or join ended for the caller.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Outcome {
+    /// The command ended with this status (128+signal when killed).
+    Exited(i32),
+    /// `disconnect`: the command runs on its own in context N.
+    Detached(u32),
+}
+
+fn pipe() -> Result<(OwnedFd, OwnedFd)> {
+    rustix::pipe::pipe_with(rustix::pipe::PipeFlags::CLOEXEC).ctx("create a pipe")
+}
+
+/// Create a context from `spec` and run `argv` in it. `on_id` runs once the number
+/// is known, before the command starts (chcontext prints `New security context is
+/// N` there); it runs in the keeper process, whose stdout is the caller's.
+pub fn create<A: AsRef<[u8]>, E: AsRef<[u8]>>(
+    reg: &Registry,
+    spec: &ContextSpec,
+    argv: &[A],
+    envp: &[E],
+    on_id: &mut dyn FnMut(u32),
+) -> Result<Outcome> {
+    if spec.id == Some(SPECTATOR) {
+        return Err(Error::new("create context 1: it is the spectator, which cannot be created", Errno::INVAL));
+    }
+    let old_mask = signal::set_mask(FORWARDED)?;
+    let (status_r, status_w) = pipe()?;
+    match process::fork()? {
+        Forked::Child => {
+            drop(status_r);
+            keeper(reg, spec, argv, envp, on_id, status_w)
+        }
+        Forked::Parent(_keeper) => {
+            drop(status_w);
+            let r = wait_for_status(&status_r, spec.disconnect);
+            let _ = signal::set_mask(old_mask);
+            r
+        }
+    }
+}
+
+/// The caller's side: read the setup's messages, forward signals to the init.
+fn wait_for_status(status: &OwnedFd, detached: bool) -> Result<Outcome> {
+    let sfd = signal::signalfd(FORWARDED)?;
+    let mut init: Option<Pid> = None;
+    let mut id = 0;
+    loop {
+        let mut fds = [
+            rustix::event::PollFd::new(status, rustix::event::PollFlags::IN),
+            rustix::event::PollFd::new(&sfd, rustix::event::PollFlags::IN),
+        ];
+        match rustix::event::poll(&mut fds, None) {
+            Ok(_) | Err(Errno::INTR) => {}
+            Err(e) => return Err(Error::new("wait for the context", e)),
+        }
+        if !fds[1].revents().is_empty() {
+            if let Ok(sig) = signal::read_signal(&sfd) {
+                if sig.code != signal::SI_KERNEL {
+                    if let (Some(pid), Some(s)) = (init, Signal::from_named_raw(sig.signo)) {
+                        let _ = rustix::process::kill_process(pid, s);
+                    }
+                }
+            }
+        }
+        if fds[0].revents().is_empty() {
+            continue;
+        }
+        match wire::recv(status) {
+            Some(Msg::Id(n)) => id = n,
+            Some(Msg::Init(p)) => init = Pid::from_raw(p),
+            Some(Msg::Running) if detached => return Ok(Outcome::Detached(id)),
+            Some(Msg::Running) => {}
+            Some(Msg::Status(c)) => return Ok(Outcome::Exited(c)),
+            Some(m @ Msg::Failed(..)) => return Err(m.error().unwrap_or(Error::new("set up the context", Errno::IO))),
+            None => {
+                return Err(Error::new(Stage::Lost.what(), Errno::IO));
+            }
+        }
+    }
+}
+
+/// The keeper: everything on the host side of a new context. Never returns.
+fn keeper<A: AsRef<[u8]>, E: AsRef<[u8]>>(
+    reg: &Registry,
+    spec: &ContextSpec,
+    argv: &[A],
+    envp: &[E],
+    on_id: &mut dyn FnMut(u32),
+    status: OwnedFd,
+) -> ! {
+    let _ = signal::ignore(signal::SIGPIPE);
+    let fail = |st: Stage, e: Errno| -> ! {
+        wire::send(&status, Msg::Failed(st, e));
+        process::exit_now(1);
+    };
+    if spec.disconnect {
+        let _ = rustix::process::setsid();
+    }
+
+    // Reserve a number and make the cgroups, under the registry lock.
+    let lock = reg.lock().unwrap_or_else(|e| fail(Stage::Registry, e.errno));
+    reg.sweep();
+    let id = reg.reserve(spec.id).unwrap_or_else(|e| fail(Stage::Registry, e.errno));
+    let me = rustix::process::getpid().as_raw_nonzero().get();
+    let mut entry = Entry {
+        id,
+        name: spec.name.clone().unwrap_or_default(),
+        init: 0,
+        start: 0,
+        boot: registry::boot_id(),
+        keeper: me,
+        keeper_start: registry::start_time(me).unwrap_or(0),
+        flags: spec.flags,
+        remove: spec.remove,
+        namespaces: 0,
+    };
+    let undo = |st: Stage, e: Errno, entry: &Entry| -> ! {
+        reg.clear(entry);
+        fail(st, e)
+    };
+    if let Err(e) = reg.write(&entry) {
+        undo(Stage::Registry, e.errno, &entry);
+    }
+    if let Err(e) = reg.ensure_rundir_mount() {
+        undo(Stage::Registry, e.errno, &entry);
+    }
+    let set = match cgroups::parents(&reg.settings.cgroup_parent, &reg.settings.rundir) {
+        Ok(p) => CgroupSet::of(&p, id),
+        Err(e) => undo(Stage::Cgroups, e.errno, &entry),
+    };
+    if let Err(e) = set.create() {
+        undo(Stage::Cgroups, e.errno, &entry);
+    }
+    if let Err(e) = apply_limits(&set, spec) {
+        undo(Stage::Limits, e.errno, &entry);
+    }
+    drop(lock);
+
+    wire::send(&status, Msg::Id(id));
+    on_id(id);
+    if spec.disconnect {
+        detach_stdio();
+    }
+
+    // The context's first process, born in the cgroup2 directory.
+    let v2 = set.v2().and_then(|d| rustix::fs::open(d, OFlags::PATH | OFlags::DIRECTORY | OFlags::CLOEXEC, Mode::empty()).ok());
+    let (go_r, go_w) = pipe().unwrap_or_else(|e| undo(Stage::Clone, e.errno, &entry));
+    let (ready_r, ready_w) = pipe().unwrap_or_else(|e| undo(Stage::Clone, e.errno, &entry));
+    let mut nsf = NsFlags::PID.union(NsFlags::MNT).union(NsFlags::UTS).union(NsFlags::IPC);
+    if spec.own_net {
+        nsf = nsf.union(NsFlags::NET);
+    }
+    let (pid, in_cgroup) = match ns::spawn_in_new(nsf, v2.as_ref().map(|f| f.as_fd())) {
+        Ok(Spawned::Child) => {
+            drop(go_w);
+            drop(ready_r);
+            drop(v2);
+            context_init(reg, spec, argv, envp, go_r, ready_w, status)
+        }
+        Ok(Spawned::Parent { pid, in_cgroup, .. }) => (pid, in_cgroup),
+        Err(e) => undo(Stage::Clone, e.errno, &entry),
+    };
+    drop(go_r);
+    drop(ready_w);
+    drop(v2);
+    wire::send(&status, Msg::Init(pid.as_raw_nonzero().get()));
+    let kill_and_undo = |st: Stage, e: Errno, entry: &Entry| -> ! {
+        let _ = rustix::process::kill_process(pid, Signal::KILL);
+        let _ = rustix::process::waitpid(Some(pid), WaitOptions::empty());
+        undo(st, e, entry)
+    };
+    if let Err(e) = set.join(pid.as_raw_nonzero().get(), !in_cgroup) {
+        kill_and_undo(Stage::JoinCgroups, e.errno, &entry);
+    }
+    wire::go(&go_w);
+    // The init says when its namespaces (the cgroup one included) are complete.
+    match wire::recv(&ready_r) {
+        Some(Msg::Running) => {}
+        Some(Msg::Failed(st, e)) => kill_and_undo(st, e, &entry),
+        _ => kill_and_undo(Stage::Lost, Errno::IO, &entry),
+    }
+    let all = nsf.union(NsFlags::CGROUP).0;
+    if let Err(e) = reg.bind_namespaces(id, pid.as_raw_nonzero().get(), all) {
+        kill_and_undo(Stage::Handles, e.errno, &entry);
+    }
+    entry.init = pid.as_raw_nonzero().get();
+    entry.start = registry::start_time(entry.init).unwrap_or(0);
+    entry.namespaces = all;
+    if let Err(e) = reg.write(&entry) {
+        kill_and_undo(Stage::Registry, e.errno, &entry);
+    }
+    wire::go(&go_w);
+    drop(go_w);
+
+    // With fakeinit the init is the command: its end is the status, and an exec
+    // that worked shows as the end of the check pipe the init holds open.
+    if spec.flags.has(Flags::FAKEINIT) {
+        match wire::recv(&ready_r) {
+            None => wire::send(&status, Msg::Running),
+            Some(m) => wire::send(&status, m),
+        }
+    }
+    drop(ready_r);
+    let st = loop {
+        match rustix::process::waitpid(Some(pid), WaitOptions::empty()) {
+            Ok(Some((_, st))) => break wire::shell_status(st.as_raw()),
+            Err(Errno::INTR) => continue,
+            _ => break 0,
+        }
+    };
+    if spec.flags.has(Flags::FAKEINIT) {
+        wire::send(&status, Msg::Status(st));
+    }
+    drop(status);
+    if let Ok(_lock) = reg.lock() {
+        reg.clear(&entry);
+    }
+    process::exit_now(0);
+}
+
+/// The context's first process, inside its new namespaces. Never returns.
+fn context_init<A: AsRef<[u8]>, E: AsRef<[u8]>>(
+    reg: &Registry,
+    spec: &ContextSpec,
+    argv: &[A],
+    envp: &[E],
+    go: OwnedFd,
+    ready: OwnedFd,
+    status: OwnedFd,
+) -> ! {
+    if !wire::wait_go(&go) {
+        process::exit_now(1);
+    }
+    let fail = |st: Stage, e: Errno| -> ! {
+        wire::send(&ready, Msg::Failed(st, e));
+        process::exit_now(1);
+    };
+    // Rooted at the context's cgroups, now that every hierarchy was joined.
+    if let Err(e) = ns::unshare(NsFlags::CGROUP, "unshare the cgroup namespace") {
+        fail(Stage::CgroupNs, e.errno);
+    }
+    if let Err(e) = rootfs::prepare(spec.root.as_deref(), &reg.settings.rundir, spec.flags.has(Flags::HIDEINFO)) {
+        fail(Stage::Mounts, e.errno);
+    }
+    if let Some(h) = &spec.hostname {
+        if let Err(e) = rustix::system::sethostname(h.as_bytes()) {
+            fail(Stage::Hostname, e);
+        }
+    }
+    if let Some(d) = &spec.domainname {
+        if let Err(e) = rustix::system::setdomainname(d.as_bytes()) {
+            fail(Stage::Domainname, e);
+        }
+    }
+    if let Err(e) = apply_rlimits(&spec.rlimits) {
+        fail(Stage::Rlimits, e.errno);
+    }
+    if let Some(n) = spec.nice {
+        if let Err(e) = rustix::process::nice(n) {
+            fail(Stage::Nice, e);
+        }
+    }
+    wire::send(&ready, Msg::Running);
+    if !wire::wait_go(&go) {
+        process::exit_now(1);
+    }
+    drop(go);
+    let cmd = Command { argv, envp, remove: spec.remove, flags: spec.flags };
+    if spec.flags.has(Flags::FAKEINIT) {
+        drop(status);
+        init::become_command(&cmd, ready);
+    }
+    drop(ready);
+    init::run(&cmd, status)
+}
+
+fn apply_limits(set: &CgroupSet, spec: &ContextSpec) -> Result<()> {
+    if spec.flags.has(Flags::NPROC) {
+        let hard = spec
+            .rlimits
+            .iter()
+            .find(|r| r.resource == rustix::process::Resource::Nproc as u32)
+            .and_then(|r| r.hard)
+            .unwrap_or_else(|| rustix::process::getrlimit(rustix::process::Resource::Nproc).maximum);
+        if let Some(max) = hard {
+            set.limit_pids(max)?;
+        }
+    }
+    if spec.flags.has(Flags::SCHED) {
+        set.fair_share()?;
+    }
+    Ok(())
+}
+
+/// setrlimit for each given limit; a side left out keeps its current value.
+pub fn apply_rlimits(limits: &[Rlimit]) -> Result<()> {
+    use rustix::process::{getrlimit, setrlimit, Resource};
+    const ALL: [Resource; 16] = [
+        Resource::Cpu, Resource::Fsize, Resource::Data, Resource::Stack, Resource::Core, Resource::Rss,
+        Resource::Nproc, Resource::Nofile, Resource::Memlock, Resource::As, Resource::Locks, Resource::Sigpending,
+        Resource::Msgqueue, Resource::Nice, Resource::Rtprio, Resource::Rttime,
+    ];
+    for l in limits {
+        let Some(&res) = ALL.iter().find(|r| **r as u32 == l.resource) else {
+            return Err(Error::new("apply a resource limit: unknown resource", Errno::INVAL));
+        };
+        let mut cur = getrlimit(res);
+        if let Some(s) = l.soft {
+            cur.current = s;
+        }
+        if let Some(h) = l.hard {
+            cur.maximum = h;
+        }
+        setrlimit(res, cur).ctx("apply a resource limit (setrlimit)")?;
+    }
+    Ok(())
+}
+
+/// `--disconnect`: stdio that is a terminal goes to /dev/null; redirections stay.
+fn detach_stdio() {
+    let Ok(null) = rustix::fs::open("/dev/null", OFlags::RDWR | OFlags::CLOEXEC, Mode::empty()) else { return };
+    for fd in 0..3 {
+        let target = std_fd(fd);
+        if rustix::termios::isatty(target) {
+            let _ = match fd {
+                0 => rustix::stdio::dup2_stdin(&null),
+                1 => rustix::stdio::dup2_stdout(&null),
+                _ => rustix::stdio::dup2_stderr(&null),
+            };
+        }
+    }
+}
+
+fn std_fd(fd: i32) -> rustix::fd::BorrowedFd<'static> {
+    match fd {
+        0 => rustix::stdio::stdin(),
+        1 => rustix::stdio::stdout(),
+        _ => rustix::stdio::stderr(),
+    }
+}
+
+/// Join context `id` and run `argv` there with the context's ceiling plus
+/// `extra_remove`. Returns the command's status.
+pub fn enter<A: AsRef<[u8]>, E: AsRef<[u8]>>(
+    reg: &Registry,
+    id: u32,
+    extra_remove: CapSet,
+    extra_flags: Flags,
+    argv: &[A],
+    envp: &[E],
+) -> Result<i32> {
+    let e = reg.find(id).ok_or(Error::new("join the context: it does not exist (see vserver-stat)", Errno::SRCH))?;
+    if e.flags.has(Flags::PRIVATE) {
+        return Err(Error::new("join the context: it is private (flag private)", Errno::PERM));
+    }
+    if e.namespaces == 0 {
+        return Err(Error::new("join the context: it has no namespaces to enter", Errno::INVAL));
+    }
+    // Open every handle first: entering the mount namespace changes what paths mean.
+    let mut handles: Vec<OwnedFd> = Vec::new();
+    for (name, flag) in ns::NS_FILES {
+        if e.namespaces & flag.0 != 0 {
+            let p = format!("{}/ns/{name}", reg.ctx_dir(id));
+            handles.push(file::open_read(p.as_str()).ctx("open the context's namespace handles")?);
+        }
+    }
+    let parents = cgroups::parents(&reg.settings.cgroup_parent, &reg.settings.rundir)?;
+    CgroupSet::of(&parents, id).join(0, true)?;
+    // Re-check: the init might have died between the lookup and the joins.
+    if !reg.alive(&e) {
+        return Err(Error::new("join the context: it ended meanwhile", Errno::SRCH));
+    }
+    for h in &handles {
+        ns::enter(h, "enter the context's namespaces")?;
+    }
+    drop(handles);
+    rustix::process::chdir("/").ctx("chdir into the context")?;
+    run_and_wait(&Command { argv, envp, remove: e.remove.union(extra_remove), flags: e.flags.with(extra_flags) })
+}
+
+/// Fork the command (it lands in the namespaces entered above), wait, forward.
+fn run_and_wait<A: AsRef<[u8]>, E: AsRef<[u8]>>(cmd: &Command<'_, A, E>) -> Result<i32> {
+    let watched = SigSet(FORWARDED.0 | SigSet::of(&[signal::SIGCHLD]).0);
+    let old = signal::set_mask(watched)?;
+    let sfd = signal::signalfd(watched)?;
+    let (check_r, check_w) = pipe()?;
+    let child = match process::fork()? {
+        Forked::Child => {
+            drop(check_r);
+            drop(sfd);
+            init::become_command(cmd, check_w)
+        }
+        Forked::Parent(p) => p,
+    };
+    drop(check_w);
+    let failed = wire::recv(&check_r).and_then(|m| m.error());
+    let st = loop {
+        match rustix::process::waitpid(Some(child), WaitOptions::NOHANG) {
+            Ok(Some((_, st))) => break wire::shell_status(st.as_raw()),
+            Ok(None) | Err(Errno::INTR) => {}
+            Err(e) => return Err(Error::new("wait for the command", e)),
+        }
+        if let Ok(sig) = signal::read_signal(&sfd) {
+            if sig.signo != signal::SIGCHLD && sig.code != signal::SI_KERNEL {
+                if let Some(s) = Signal::from_named_raw(sig.signo) {
+                    let _ = rustix::process::kill_process(child, s);
+                }
+            }
+        }
+    };
+    let _ = signal::set_mask(old);
+    match failed {
+        Some(e) => Err(e),
+        None => Ok(st),
+    }
+}
+
+/// Context 1, the spectator: the host's view of every process, no signals to any
+/// of them (seccomp), and a ceiling without CAP_KILL. Becomes the command.
+pub fn spectate<A: AsRef<[u8]>, E: AsRef<[u8]>>(remove: CapSet, argv: &[A], envp: &[E]) -> Error {
+    const CAP_KILL: u32 = 5;
+    let me = rustix::process::getpid().as_raw_nonzero().get() as u32;
+    if let Err(e) = seccomp::install(&seccomp::Filter::spectator(me)) {
+        return e;
+    }
+    if let Err(e) = crate::sys::caps::reduce(remove.union(CapSet::bit(CAP_KILL))) {
+        return e;
+    }
+    crate::sys::exec::exec(argv, envp)
+}
+
+/// Stop context `id`: kill its init (which takes the whole pid namespace along),
+/// wait until it is gone, and clear what is left. Stopping a stopped context is
+/// not an error.
+pub fn stop(reg: &Registry, id: u32) -> Result<bool> {
+    let Some(e) = reg.find(id) else {
+        let _lock = reg.lock()?;
+        reg.sweep();
+        return Ok(false);
+    };
+    if e.init > 0 {
+        if let Some(pid) = Pid::from_raw(e.init) {
+            if let Ok(pfd) = rustix::process::pidfd_open(pid, rustix::process::PidfdFlags::empty()) {
+                // The pid could have been reused between find and open: re-check.
+                if registry::start_time(e.init) == Some(e.start) {
+                    let _ = rustix::process::pidfd_send_signal(&pfd, Signal::KILL);
+                    let mut fds = [rustix::event::PollFd::new(&pfd, rustix::event::PollFlags::IN)];
+                    let ts = rustix::event::Timespec { tv_sec: 5, tv_nsec: 0 };
+                    let _ = rustix::event::poll(&mut fds, Some(&ts));
+                }
+            }
+        }
+    }
+    let _lock = reg.lock()?;
+    reg.clear(&e);
+    Ok(true)
+}
+
+/// The name of context `n` for listings: its registry name, or the fixed names of
+/// the host and the spectator.
+pub fn display_name(reg: &Registry, n: u32) -> String {
+    match n {
+        0 => String::from("root server"),
+        1 => String::from("monitoring server"),
+        _ => reg.read(n).map(|e| e.name).unwrap_or_default(),
+    }
+}

@@ -1,0 +1,287 @@
+//! The registry of live contexts under the run directory (/run/vsbox):
+//!
+//! ```text
+//! lock                 flock(2)ed while numbers are handed out or entries cleared
+//! ctx/N/info           "key value" lines: ctx, name, init, start, boot, keeper, flags, remove
+//! ctx/N/ns/{cgroup,ipc,uts,net,pid,mnt}   the namespaces, bind-mounted as `ip netns` does
+//! ```
+//!
+//! An entry is trusted only while its init lives: same boot (boot_id), same pid, same
+//! start time. Anything else is stale and is cleared by the next command that looks.
+
+use alloc::format;
+use alloc::string::{String, ToString};
+use alloc::vec::Vec;
+
+use rustix::fd::OwnedFd;
+use rustix::fs::{self, FlockOperation, Mode, OFlags};
+use rustix::io::Errno;
+
+use super::cgroups::{self, CgroupSet};
+use super::spec::{Flags, Settings, MAX_CTX};
+use crate::sys::caps::CapSet;
+use crate::sys::error::{Context, Error, Result};
+use crate::sys::{file, mount, ns};
+
+/// What the registry knows of one context.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Entry {
+    pub id: u32,
+    pub name: String,
+    /// Host pid and start time (clock ticks since boot) of the context's init;
+    /// 0 while the context is being set up.
+    pub init: i32,
+    pub start: u64,
+    pub boot: String,
+    /// The host-side process that set the context up and clears it when it dies.
+    pub keeper: i32,
+    pub keeper_start: u64,
+    pub flags: Flags,
+    pub remove: CapSet,
+    /// The namespaces that were made for it (CLONE_NEW* bits); 0 for a
+    /// network-only context (chbind outside any context).
+    pub namespaces: u64,
+}
+
+impl Entry {
+    pub fn render(&self) -> String {
+        let mut flags = String::new();
+        self.flags.write_names(&mut flags);
+        format!(
+            "ctx {}\nname {}\ninit {}\nstart {}\nboot {}\nkeeper {}\nkeeper_start {}\nflags {}\nremove {:#x}\nnamespaces {:#x}\n",
+            self.id, self.name, self.init, self.start, self.boot, self.keeper, self.keeper_start, flags, self.remove.0, self.namespaces
+        )
+    }
+
+    pub fn parse(text: &str) -> Entry {
+        let mut e = Entry::default();
+        for line in text.lines() {
+            let (k, v) = line.split_once(' ').unwrap_or((line, ""));
+            let hex = |v: &str| u64::from_str_radix(v.trim_start_matches("0x"), 16).unwrap_or(0);
+            match k {
+                "ctx" => e.id = v.parse().unwrap_or(0),
+                "name" => e.name = v.to_string(),
+                "init" => e.init = v.parse().unwrap_or(0),
+                "start" => e.start = v.parse().unwrap_or(0),
+                "boot" => e.boot = v.to_string(),
+                "keeper" => e.keeper = v.parse().unwrap_or(0),
+                "keeper_start" => e.keeper_start = v.parse().unwrap_or(0),
+                "flags" => e.flags = Flags::from_names(v),
+                "remove" => e.remove = CapSet(hex(v)),
+                "namespaces" => e.namespaces = hex(v),
+                _ => {}
+            }
+        }
+        e
+    }
+}
+
+/// This boot's identity, so entries left on a disk-backed /run by an earlier boot
+/// are recognised as stale.
+pub fn boot_id() -> String {
+    let mut buf = [0u8; 64];
+    let n = file::read_into("/proc/sys/kernel/random/boot_id", &mut buf).unwrap_or(0);
+    String::from_utf8_lossy(&buf[..n]).trim().to_string()
+}
+
+/// The start time (field 22 of /proc/PID/stat) of a live process, or None.
+pub fn start_time(pid: i32) -> Option<u64> {
+    if pid <= 0 {
+        return None;
+    }
+    let mut buf = [0u8; 1024];
+    let path = format!("/proc/{pid}/stat");
+    let n = file::read_into(path.as_str(), &mut buf).ok()?;
+    let text = core::str::from_utf8(&buf[..n]).ok()?;
+    // The command name may hold spaces and parentheses: count from the last ')'.
+    let rest = &text[text.rfind(')')? + 2..];
+    rest.split(' ').nth(19)?.parse().ok()
+}
+
+/// The registry of one run directory.
+pub struct Registry {
+    pub settings: Settings,
+}
+
+/// Held while the registry is locked; unlocks on drop.
+pub struct Lock(#[allow(dead_code)] OwnedFd);
+
+impl Registry {
+    pub fn new(settings: Settings) -> Registry {
+        Registry { settings }
+    }
+
+    pub fn ctx_dir(&self, n: u32) -> String {
+        format!("{}/ctx/{n}", self.settings.rundir)
+    }
+
+    /// Take the registry lock (creating the run directory on first use).
+    pub fn lock(&self) -> Result<Lock> {
+        let dir = format!("{}/ctx", self.settings.rundir);
+        file::mkdir_p(&dir, 0o700).ctx("create the registry directory")?;
+        let fd = fs::open(
+            format!("{}/lock", self.settings.rundir).as_str(),
+            OFlags::RDWR | OFlags::CREATE | OFlags::CLOEXEC,
+            Mode::from_raw_mode(0o600),
+        )
+        .ctx("open the registry lock")?;
+        fs::flock(&fd, FlockOperation::LockExclusive).ctx("lock the registry")?;
+        Ok(Lock(fd))
+    }
+
+    /// The context numbers with an entry (live or not), ascending.
+    pub fn ids(&self) -> Vec<u32> {
+        let mut ids = Vec::new();
+        let dir = format!("{}/ctx", self.settings.rundir);
+        let Ok(fd) = file::open_read(dir.as_str()) else { return ids };
+        let Ok(mut d) = fs::Dir::read_from(&fd) else { return ids };
+        while let Some(Ok(ent)) = d.next() {
+            if let Some(n) = ent.file_name().to_str().ok().and_then(|s| s.parse::<u32>().ok()) {
+                ids.push(n);
+            }
+        }
+        ids.sort_unstable();
+        ids
+    }
+
+    /// Read entry N as it is on disk (live or stale).
+    pub fn read(&self, n: u32) -> Option<Entry> {
+        let text = file::read_to_vec(format!("{}/info", self.ctx_dir(n)).as_str()).ok()?;
+        let e = Entry::parse(core::str::from_utf8(&text).ok()?);
+        (e.id == n).then_some(e)
+    }
+
+    pub fn write(&self, e: &Entry) -> Result<()> {
+        file::write_atomic(&self.ctx_dir(e.id), "info", e.render().as_bytes(), 0o600)
+    }
+
+    /// Whether an entry describes something that still exists: its init (or, while
+    /// it is being set up, its keeper) runs, with the recorded start time, in this boot.
+    pub fn alive(&self, e: &Entry) -> bool {
+        if e.boot != boot_id() {
+            return false;
+        }
+        if e.init > 0 {
+            start_time(e.init) == Some(e.start)
+        } else {
+            e.keeper > 0 && start_time(e.keeper) == Some(e.keeper_start)
+        }
+    }
+
+    /// A live entry by number.
+    pub fn find(&self, n: u32) -> Option<Entry> {
+        self.read(n).filter(|e| self.alive(e))
+    }
+
+    /// A live entry by name.
+    pub fn find_name(&self, name: &str) -> Option<Entry> {
+        self.ids().into_iter().filter_map(|n| self.find(n)).find(|e| e.name == name)
+    }
+
+    /// Every live entry, ascending.
+    pub fn list(&self) -> Vec<Entry> {
+        self.ids().into_iter().filter_map(|n| self.find(n)).collect()
+    }
+
+    /// Claim a number (the given one, or the lowest free from 2 up) by creating its
+    /// directory. Call with the lock held, after `sweep`.
+    pub fn reserve(&self, want: Option<u32>) -> Result<u32> {
+        let try_one = |n: u32| -> core::result::Result<(), Errno> {
+            fs::mkdir(self.ctx_dir(n).as_str(), Mode::from_raw_mode(0o700))
+        };
+        match want {
+            Some(n) => match try_one(n) {
+                Ok(()) => Ok(n),
+                Err(Errno::EXIST) => Err(Error::new("create the context: that number is in use", Errno::EXIST)),
+                Err(e) => Err(Error::new("create the context's registry entry", e)),
+            },
+            None => {
+                for n in 2..=MAX_CTX {
+                    match try_one(n) {
+                        Ok(()) => return Ok(n),
+                        Err(Errno::EXIST) => continue,
+                        Err(e) => return Err(Error::new("create the context's registry entry", e)),
+                    }
+                }
+                Err(Error::new("allocate a context number: all are in use", Errno::AGAIN))
+            }
+        }
+    }
+
+    /// Clear every stale entry. Call with the lock held.
+    pub fn sweep(&self) {
+        for n in self.ids() {
+            match self.read(n) {
+                Some(e) if self.alive(&e) => {}
+                Some(e) => self.clear(&e),
+                // A directory without info: a reservation whose creator died before
+                // writing it (creators write it at once), or garbage.
+                None => self.clear(&Entry { id: n, ..Entry::default() }),
+            }
+        }
+    }
+
+    /// Remove everything of context `e`: its processes, namespace mounts, cgroups and
+    /// registry entry. Idempotent; call with the lock held.
+    pub fn clear(&self, e: &Entry) {
+        let dir = self.ctx_dir(e.id);
+        if let Ok(parents) = cgroups::parents(&self.settings.cgroup_parent, &self.settings.rundir) {
+            let set = CgroupSet::of(&parents, e.id);
+            set.kill_all();
+            let _ = set.remove();
+        }
+        for (name, _) in ns::NS_FILES {
+            let p = format!("{dir}/ns/{name}");
+            let _ = mount::unmount_detach(&p);
+            let _ = fs::unlink(p.as_str());
+        }
+        let _ = fs::rmdir(format!("{dir}/ns").as_str());
+        let _ = fs::unlink(format!("{dir}/info").as_str());
+        let _ = fs::unlink(format!("{dir}/.info.tmp").as_str());
+        let _ = fs::rmdir(dir.as_str());
+        if self.ids().is_empty() {
+            self.release_rundir_mount();
+        }
+    }
+
+    /// The run directory is bind-mounted onto itself (private) while contexts exist,
+    /// so a new context can drop every other context's namespace handles from its
+    /// copy of the mount table with one detach.
+    pub fn ensure_rundir_mount(&self) -> Result<()> {
+        let rd = &self.settings.rundir;
+        if self.rundir_is_mount() {
+            return Ok(());
+        }
+        mount::bind(rd, rd, false, "bind the registry directory onto itself")?;
+        rustix::mount::mount_change(rd.as_str(), rustix::mount::MountPropagationFlags::PRIVATE)
+            .ctx("make the registry mount private")
+    }
+
+    fn release_rundir_mount(&self) {
+        if self.rundir_is_mount() {
+            let _ = mount::unmount_detach(&self.settings.rundir);
+        }
+    }
+
+    fn rundir_is_mount(&self) -> bool {
+        let Ok(text) = file::read_to_vec("/proc/self/mountinfo") else { return false };
+        let text = core::str::from_utf8(&text).unwrap_or("");
+        text.lines().any(|l| l.split(' ').nth(4) == Some(self.settings.rundir.as_str()))
+    }
+
+    /// Bind the namespaces of `pid` into entry N.
+    pub fn bind_namespaces(&self, n: u32, pid: i32, which: u64) -> Result<()> {
+        let dir = format!("{}/ns", self.ctx_dir(n));
+        file::mkdir_p(&dir, 0o700).ctx("create the namespace directory")?;
+        for (name, flag) in ns::NS_FILES {
+            if which & flag.0 == 0 {
+                continue;
+            }
+            let target = format!("{dir}/{name}");
+            fs::open(target.as_str(), OFlags::WRONLY | OFlags::CREATE | OFlags::CLOEXEC, Mode::from_raw_mode(0o400))
+                .ctx("create a namespace handle")?;
+            mount::bind(&format!("/proc/{pid}/ns/{name}"), &target, false, "bind-mount a namespace handle")?;
+        }
+        Ok(())
+    }
+}

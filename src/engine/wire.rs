@@ -1,0 +1,166 @@
+//! The little messages a context's setup processes send back to the command that
+//! asked for it, over a close-on-exec pipe: fixed 8-byte records, no pointers (the
+//! sender may sit inside the context, where a guest could tamper with it).
+
+use rustix::fd::AsFd;
+use rustix::io::Errno;
+
+use crate::sys::error::Error;
+use crate::sys::file;
+
+/// Where a setup step failed; each names its step for the admin.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[repr(u8)]
+pub enum Stage {
+    Registry = 1,
+    Cgroups,
+    Limits,
+    Clone,
+    JoinCgroups,
+    CgroupNs,
+    Mounts,
+    Hostname,
+    Domainname,
+    Rlimits,
+    Nice,
+    Caps,
+    Seccomp,
+    Exec,
+    Fork,
+    Handles,
+    Lost,
+}
+
+impl Stage {
+    pub fn what(self) -> &'static str {
+        match self {
+            Stage::Registry => "reserve the context in the registry",
+            Stage::Cgroups => "create the context's cgroups",
+            Stage::Limits => "set the context's limits",
+            Stage::Clone => "create the context's namespaces",
+            Stage::JoinCgroups => "join the context's cgroups",
+            Stage::CgroupNs => "create the context's cgroup namespace",
+            Stage::Mounts => "set up the context's private mounts",
+            Stage::Hostname => "set the host name",
+            Stage::Domainname => "set the NIS domain name",
+            Stage::Rlimits => "apply the resource limits",
+            Stage::Nice => "set the nice value",
+            Stage::Caps => "lower the capability ceiling",
+            Stage::Seccomp => "install the seccomp filter",
+            Stage::Exec => "execute the command",
+            Stage::Fork => "start the command",
+            Stage::Handles => "record the context's namespace handles",
+            Stage::Lost => "set up the context (its setup process vanished)",
+        }
+    }
+    fn from_u8(b: u8) -> Stage {
+        use Stage::*;
+        [Registry, Cgroups, Limits, Clone, JoinCgroups, CgroupNs, Mounts, Hostname, Domainname, Rlimits, Nice, Caps, Seccomp, Exec, Fork, Handles]
+            .into_iter()
+            .find(|s| *s as u8 == b)
+            .unwrap_or(Lost)
+    }
+}
+
+/// One message.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Msg {
+    /// The context got this number (sent before setup goes on).
+    Id(u32),
+    /// The host pid of the context's init, for signal forwarding.
+    Init(i32),
+    /// The command was executed.
+    Running,
+    /// The command ended; its status as a shell reports it (128+signal if killed).
+    Status(i32),
+    /// A step failed.
+    Failed(Stage, Errno),
+}
+
+impl Msg {
+    fn encode(self) -> [u8; 8] {
+        let (tag, stage, v) = match self {
+            Msg::Id(n) => (b'N', 0, n as i32),
+            Msg::Init(p) => (b'C', 0, p),
+            Msg::Running => (b'X', 0, 0),
+            Msg::Status(s) => (b'S', 0, s),
+            Msg::Failed(st, e) => (b'E', st as u8, e.raw_os_error()),
+        };
+        let v = v.to_le_bytes();
+        [tag, stage, 0, 0, v[0], v[1], v[2], v[3]]
+    }
+
+    fn decode(b: [u8; 8]) -> Option<Msg> {
+        let v = i32::from_le_bytes([b[4], b[5], b[6], b[7]]);
+        Some(match b[0] {
+            b'N' => Msg::Id(v as u32),
+            b'C' => Msg::Init(v),
+            b'X' => Msg::Running,
+            b'S' => Msg::Status(v),
+            b'E' => Msg::Failed(Stage::from_u8(b[1]), Errno::from_raw_os_error(v)),
+            _ => return None,
+        })
+    }
+
+    pub fn error(self) -> Option<Error> {
+        match self {
+            Msg::Failed(st, e) => Some(Error::new(st.what(), e)),
+            _ => None,
+        }
+    }
+}
+
+/// Send one message (a pipe write of ≤ PIPE_BUF bytes is atomic, so several
+/// senders can share the pipe). A vanished reader is not an error here.
+pub fn send<F: AsFd>(fd: F, m: Msg) {
+    let _ = file::write_fd(fd, &m.encode());
+}
+
+/// Receive one message; None at end of file or on garbage.
+pub fn recv<F: AsFd>(fd: F) -> Option<Msg> {
+    let mut b = [0u8; 8];
+    match file::read_fd_into(fd, &mut b) {
+        Ok(8) => Msg::decode(b),
+        _ => None,
+    }
+}
+
+/// A one-byte go-ahead between setup steps.
+pub fn go<F: AsFd>(fd: F) {
+    let _ = file::write_fd(fd, b"g");
+}
+
+/// Wait for the go-ahead; false if the other side vanished.
+pub fn wait_go<F: AsFd>(fd: F) -> bool {
+    let mut b = [0u8; 1];
+    matches!(file::read_fd_into(fd, &mut b), Ok(1))
+}
+
+/// A wait status as a shell reports it: the exit code, or 128 + the signal.
+pub fn shell_status(raw: i32) -> i32 {
+    let raw = raw as u32;
+    let sig = raw & 0x7f;
+    if sig == 0 { ((raw >> 8) & 0xff) as i32 } else { 128 + sig as i32 }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn messages_round_trip() {
+        for m in [Msg::Id(49152), Msg::Init(1234), Msg::Running, Msg::Status(130), Msg::Failed(Stage::Mounts, Errno::PERM)] {
+            assert_eq!(Msg::decode(m.encode()), Some(m));
+        }
+        assert_eq!(Msg::decode(*b"Zxxxxxxx"), None);
+        assert_eq!(Msg::Failed(Stage::Exec, Errno::NOENT).error().unwrap().what, "execute the command");
+    }
+
+    #[test]
+    fn shell_statuses() {
+        assert_eq!(shell_status(0), 0);
+        assert_eq!(shell_status(3 << 8), 3);
+        assert_eq!(shell_status(9), 137);
+        assert_eq!(shell_status(15 | 0x80), 143, "core-dump bit ignored");
+    }
+}
