@@ -239,7 +239,7 @@ pub enum ConfError {
     /// It could not be opened or read (`errno` NOENT: there is no such conf).
     Read { path: String, errno: Errno },
     /// It is not a root-only regular file.
-    Unsafe { path: String, why: String },
+    Refused { path: String, why: String },
     /// A variable has a value vsbox cannot use.
     Value { path: String, var: &'static str, value: String, why: String },
     /// /bin/sh could not evaluate it.
@@ -250,7 +250,7 @@ impl fmt::Display for ConfError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             ConfError::Read { path, errno } => write!(f, "{path}: cannot read it: {}", ErrnoText(*errno)),
-            ConfError::Unsafe { path, why } => write!(f, "{path}: refusing it: {why}"),
+            ConfError::Refused { path, why } => write!(f, "{path}: refusing it: {why}"),
             ConfError::Value { path, var, value, why } => write!(f, "{path}: {var}: '{value}' {why}"),
             ConfError::Shell { path, message } => write!(f, "{path}: {SHELL} cannot evaluate it: {message}"),
         }
@@ -345,18 +345,20 @@ fn base_vars(env: &[(&str, &str)]) -> Vars {
 /// Open `path`, check that only root can have written it, and read it.
 fn read_conf(path: &str) -> Result<String, ConfError> {
     let read_err = |errno| ConfError::Read { path: path.to_owned(), errno };
-    let fd = fs::open(path, OFlags::RDONLY | OFlags::CLOEXEC | OFlags::NOCTTY, Mode::empty()).map_err(read_err)?;
+    // NONBLOCK: a FIFO in its place must be refused below, not hang us here.
+    let flags = OFlags::RDONLY | OFlags::CLOEXEC | OFlags::NOCTTY | OFlags::NONBLOCK;
+    let fd = fs::open(path, flags, Mode::empty()).map_err(read_err)?;
     let st = fs::fstat(&fd).map_err(read_err)?;
-    let unsafe_because = |why: String| ConfError::Unsafe { path: path.to_owned(), why };
+    let refuse = |why: String| ConfError::Refused { path: path.to_owned(), why };
     if FileType::from_raw_mode(st.st_mode) != FileType::RegularFile {
-        return Err(unsafe_because("it is not a regular file".to_owned()));
+        return Err(refuse("it is not a regular file".to_owned()));
     }
     let me = rustix::process::geteuid().as_raw();
     if st.st_uid != 0 && st.st_uid != me {
-        return Err(unsafe_because(format!("it is owned by uid {}, not root (chown root {path})", st.st_uid)));
+        return Err(refuse(format!("it is owned by uid {}, not root (chown root {path})", st.st_uid)));
     }
     if st.st_mode & 0o022 != 0 {
-        return Err(unsafe_because(format!(
+        return Err(refuse(format!(
             "group or others may write it (mode {:04o}; chmod go-w {path})",
             st.st_mode & 0o7777
         )));
@@ -804,6 +806,7 @@ fn description(text: &str) -> Option<String> {
         let head = rest.get(..12)?;
         head.eq_ignore_ascii_case("description:").then(|| rest[12..].trim().to_owned())
     })
+    .filter(|d| !d.is_empty())
 }
 
 /// IPROOT's words; on error, the offending piece and why.
@@ -1530,7 +1533,7 @@ PROFILE=prod
             assert_eq!(load(&p, &[]).unwrap_err().to_string(), format!("{p}: refusing it: it is owned by uid 1000, not root (chown root {p})"));
         }
         let dir = d.0.to_str().unwrap();
-        assert!(matches!(load(dir, &[]), Err(ConfError::Unsafe { .. })));
+        assert!(matches!(load(dir, &[]), Err(ConfError::Refused { .. })));
         let missing = format!("{dir}/missing.conf");
         assert_eq!(load(&missing, &[]), Err(ConfError::Read { path: missing.clone(), errno: Errno::NOENT }));
         assert_eq!(load(&missing, &[]).unwrap_err().to_string(), format!("{missing}: cannot read it: No such file or directory"));

@@ -200,6 +200,7 @@ fn keeper<A: AsRef<[u8]>, E: AsRef<[u8]>>(
     drop(go_r);
     drop(ready_w);
     drop(v2);
+    init::stdio_to_null();
     wire::send(&status, Msg::Init(pid.as_raw_nonzero().get()));
     let kill_and_undo = |st: Stage, e: Errno, entry: &Entry| -> ! {
         let _ = rustix::process::kill_process(pid, Signal::KILL);

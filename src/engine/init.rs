@@ -109,6 +109,9 @@ pub fn run<A: AsRef<[u8]>, E: AsRef<[u8]>>(cmd: &Command<'_, A, E>, status: Owne
         }
     };
     drop(check_w);
+    // Only the command keeps the caller's stdio: a pipe it was given must see its
+    // end when the command (and what it started) is done, not when the context is.
+    stdio_to_null();
     let mut code = match wire::recv(&check_r) {
         None => {
             wire::send(&status, Msg::Running);
@@ -129,7 +132,7 @@ pub fn run<A: AsRef<[u8]>, E: AsRef<[u8]>>(cmd: &Command<'_, A, E>, status: Owne
         let mut childless = false;
         // Reap everything that is ready; note the command's end.
         loop {
-            match rustix::process::waitpid(None, WaitOptions::NOHANG) {
+            match rustix::process::wait(WaitOptions::NOHANG) {
                 Ok(Some((pid, st))) => {
                     if Some(pid) == command {
                         command = None;
@@ -196,4 +199,13 @@ fn others_alive() -> bool {
         }
     }
     false
+}
+
+/// Point this process's stdin, stdout and stderr at /dev/null.
+pub fn stdio_to_null() {
+    if let Ok(null) = rustix::fs::open("/dev/null", rustix::fs::OFlags::RDWR | rustix::fs::OFlags::CLOEXEC, rustix::fs::Mode::empty()) {
+        let _ = rustix::stdio::dup2_stdin(&null);
+        let _ = rustix::stdio::dup2_stdout(&null);
+        let _ = rustix::stdio::dup2_stderr(&null);
+    }
 }

@@ -1,6 +1,7 @@
 //! Monitoring output: vserver-stat rows, vps columns, the vpstree forest, a small
 //! JSON writer, and vkill's signal names. Pure formatting and aggregation over what
-//! the /proc scanner reports; the only I/O (passwd, localtime) goes through procscan.
+//! the /proc scanner reports; the only I/O (the context map from cgroup.procs,
+//! /etc/passwd, /etc/localtime) goes through procscan.
 //!
 //! Every formatter writes into a `fmt::Write`, so an applet can hand it a stack
 //! line buffer and write each line straight out: no allocation per process.
@@ -47,6 +48,57 @@ fn spaces(w: &mut impl Write, n: usize) -> fmt::Result {
         left -= k;
     }
     Ok(())
+}
+
+// ---------------------------------------------------------------------------------
+// Which context a process is in
+
+/// pid → context, read from the cgroup side: the `cgroup.procs` files below vsbox's
+/// parent cgroup, a handful of reads in all, instead of one `/proc/PID/cgroup` per
+/// process. A process not listed is on the host (context 0). A process that moves
+/// between the load and the /proc scan shows its old context (or 0), as any
+/// snapshot tool would.
+#[derive(Clone, Debug, Default)]
+pub struct CtxMap {
+    /// Sorted by pid.
+    by_pid: Vec<(u32, u32)>,
+}
+
+impl CtxMap {
+    /// `parent_dir` is the parent cgroup's directory in the cgroup2 mount (e.g.
+    /// `/sys/fs/cgroup/unified/vsbox`); if it does not exist there are no contexts.
+    pub fn load(parent_dir: &core::ffi::CStr) -> crate::sys::Result<CtxMap> {
+        let mut by_pid = Vec::new();
+        match procscan::cgroup_subtree_pids(parent_dir, |name, pid| {
+            if let Some(ctx) = procscan::ctx_number(name) {
+                by_pid.push((pid, ctx));
+            }
+        }) {
+            Err(e) if e.errno == crate::sys::Errno::NOENT => {}
+            r => r?,
+        }
+        Ok(CtxMap::from_pairs(by_pid))
+    }
+
+    /// From (pid, ctx) pairs in any order.
+    pub fn from_pairs(mut by_pid: Vec<(u32, u32)>) -> CtxMap {
+        by_pid.sort_unstable();
+        CtxMap { by_pid }
+    }
+
+    /// The context of `pid`: 0 when no context cgroup lists it.
+    pub fn ctx_of(&self, pid: u32) -> u32 {
+        self.by_pid.binary_search_by_key(&pid, |e| e.0).map_or(0, |i| self.by_pid[i].1)
+    }
+
+    /// How many processes are in contexts (not on the host).
+    pub fn len(&self) -> usize {
+        self.by_pid.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.by_pid.is_empty()
+    }
 }
 
 // ---------------------------------------------------------------------------------
@@ -250,8 +302,12 @@ pub fn json_str(w: &mut impl Write, s: &str) -> fmt::Result {
 /// Bytes that should be text (a command line, a comm) as a JSON string: NUL
 /// separators become spaces (trailing ones dropped), invalid UTF-8 becomes U+FFFD.
 pub fn json_bytes(w: &mut impl Write, b: &[u8]) -> fmt::Result {
-    let b = trim_nuls(b);
     w.write_char('"')?;
+    json_escape_bytes(w, trim_nuls(b))?;
+    w.write_char('"')
+}
+
+fn json_escape_bytes(w: &mut impl Write, b: &[u8]) -> fmt::Result {
     for chunk in b.utf8_chunks() {
         for (i, part) in chunk.valid().split('\0').enumerate() {
             if i > 0 {
@@ -263,7 +319,7 @@ pub fn json_bytes(w: &mut impl Write, b: &[u8]) -> fmt::Result {
             w.write_char('\u{fffd}')?;
         }
     }
-    w.write_char('"')
+    Ok(())
 }
 
 /// A JSON object written field by field, on one line.
@@ -314,7 +370,7 @@ impl<'w, W: Write> JsonObject<'w, W> {
         write!(self.key(key)?, "{}.{}", v / 10, v % 10)
     }
 
-    /// Close the object and end the line.
+    /// Close the object (the line ends with the array's next `item` or `close`).
     pub fn end(self) -> fmt::Result {
         self.w.write_char('}')
     }
@@ -535,10 +591,11 @@ impl Col {
         COLS.iter().find(|d| d.keys.iter().any(|k| k.eq_ignore_ascii_case(key))).map(|d| d.col)
     }
 
-    /// The /proc files this column needs beyond `stat`.
+    /// The /proc files this column needs beyond `stat`. (CONTEXT and NAME need
+    /// none: the context comes from a `CtxMap`, or from `Want::CGROUP` and
+    /// `ctx_of_cgroup` where no map can be had.)
     pub fn want(self) -> Want {
         match self {
-            Col::Ctx | Col::Name => Want::CGROUP,
             Col::User | Col::Uid => Want::OWNER,
             Col::Args => Want::CMDLINE,
             Col::Vpid => Want::STATUS,
@@ -730,9 +787,6 @@ impl PsSpec {
     /// The /proc files the scan must read for these columns and this selection.
     pub fn want(&self) -> Want {
         let mut w = self.cols.iter().fold(Want::STAT, |w, c| w | c.col.want());
-        if self.ctx.is_some() {
-            w = w | Want::CGROUP;
-        }
         let s = self.select;
         if !s.every && !s.all_users {
             w = w | Want::OWNER;
@@ -877,12 +931,10 @@ pub fn write_ps_json(w: &mut impl Write, cols: &[Column], env: &PsEnv<'_>, row: 
             Col::C => o.uint(key, t.c())?,
             Col::Vpid => o.uint(key, p.status.nspid.into())?,
             Col::Comm => o.bytes(key, p.comm)?,
-            Col::Args if p.cmdline.is_empty() => {
-                let mut k = o.key(key)?;
+            Col::Args if trim_nuls(p.cmdline).is_empty() => {
+                let k = o.key(key)?;
                 k.write_str("\"[")?;
-                for chunk in p.comm.utf8_chunks() {
-                    json_escape(&mut k, chunk.valid())?;
-                }
+                json_escape_bytes(k, p.comm)?;
                 k.write_str("]\"")?;
             }
             Col::Args => o.bytes(key, p.cmdline)?,
@@ -1323,6 +1375,22 @@ mod tests {
     }
 
     #[test]
+    fn ctx_map() {
+        let m = CtxMap::from_pairs(vec![(300, 5), (12, 2), (40, 5)]);
+        assert_eq!((m.ctx_of(12), m.ctx_of(40), m.ctx_of(300), m.ctx_of(1), m.len()), (2, 5, 5, 0, 3));
+        let base = std::env::temp_dir().join(format!("vsbox-ctxmap-{}", std::process::id()));
+        for (dir, procs) in [("5", "12\n"), ("5/x", "13\n"), ("web", "14\n"), ("07", "15\n")] {
+            std::fs::create_dir_all(base.join(dir)).unwrap();
+            std::fs::write(base.join(dir).join("cgroup.procs"), procs).unwrap();
+        }
+        let path = std::ffi::CString::new(base.to_str().unwrap()).unwrap();
+        let m = CtxMap::load(&path).unwrap();
+        std::fs::remove_dir_all(&base).unwrap();
+        assert_eq!([12, 13, 14, 15].map(|p| m.ctx_of(p)), [5, 5, 0, 0]);
+        assert!(CtxMap::load(&path).unwrap().is_empty());
+    }
+
+    #[test]
     fn memory_sizes() {
         let cases: [(u64, &str); 9] = [
             (0, "0B"), (1023, "1023B"), (1024, "1kB"), (2047, "1kB"), (2 * 1024, "2kB"),
@@ -1353,7 +1421,7 @@ mod tests {
             pid,
             comm,
             stat: Stat {
-                state: b'S', ppid: 1, pgrp: pid as i32, session: pid as i32, tty_nr: 0, tpgid: -1,
+                state: b'S', ppid: 1, pgrp: pid as i32, session: pid as i32, tty_nr: 0, tpgid: -1, flags: 0,
                 utime: 150, stime: 50, cutime: 7, cstime: 3, nice: 0, num_threads: 1, starttime: 100_000,
                 vsize: 42_612 * 1024, rss_pages: 3090,
             },
@@ -1635,11 +1703,11 @@ mod tests {
         assert_eq!(picks(&["-e"]), [true; 4]);
         assert_eq!(picks(&["-e", "--ctx", "0"]), [true; 4]);
         assert_eq!(picks(&["-e", "--ctx", "3"]), [false; 4]);
-        assert_eq!(parse_ps_args(&["ax"]).unwrap().want(), Want::CGROUP | Want::CMDLINE);
+        assert_eq!(parse_ps_args(&["ax"]).unwrap().want(), Want::CMDLINE);
         assert_eq!(parse_ps_args(&["-eo", "pid,comm"]).unwrap().want(), Want::STAT);
-        assert_eq!(parse_ps_args(&["-eo", "pid", "--ctx", "2"]).unwrap().want(), Want::CGROUP);
-        assert_eq!(parse_ps_args(&[]).unwrap().want(), Want::CGROUP | Want::OWNER);
-        assert_eq!(parse_ps_args(&["aux"]).unwrap().want(), Want::CGROUP | Want::CMDLINE | Want::OWNER);
+        assert_eq!(parse_ps_args(&["-eo", "pid", "--ctx", "2"]).unwrap().want(), Want::STAT);
+        assert_eq!(parse_ps_args(&[]).unwrap().want(), Want::OWNER);
+        assert_eq!(parse_ps_args(&["aux"]).unwrap().want(), Want::CMDLINE | Want::OWNER);
         assert_eq!(parse_ps_args(&["-eo", "vpid"]).unwrap().want(), Want::STATUS);
     }
 
@@ -1764,5 +1832,57 @@ mod tests {
         assert_eq!(start(&e), "Nov14\n");
         e.now += 400 * 86400;
         assert_eq!(start(&e), " 2023\n");
+    }
+
+    /// Not a timed test. Start sleeping processes first (bench/spawn_sleepers.c), then
+    /// `cargo test --release --lib engine::stat::tests::measure -- --ignored --nocapture`.
+    /// Runs the whole `vps ax` pipeline (scan, context, selection, formatting) into
+    /// /dev/null, as the applet would.
+    #[test]
+    #[ignore]
+    fn measure_vps_ax() {
+        use crate::sys::procscan::{Flow, scan};
+        use std::io::Write as _;
+        let users = Users::load();
+        let mut sink = std::io::BufWriter::with_capacity(64 << 10, std::fs::File::create("/dev/null").unwrap());
+        for args in [&["ax"][..], &["aux"], &["-ef"], &["-eo", "pid,ctx,comm"]] {
+            let spec = parse_ps_args(args).unwrap();
+            let mut best = f64::MAX;
+            let (mut n, mut bytes) = (0, 0);
+            for _ in 0..15 {
+                let t = std::time::Instant::now();
+                let now = procscan::now();
+                let env = PsEnv {
+                    units: Units::host(),
+                    uptime_cs: procscan::read_uptime().unwrap(),
+                    boot_time: procscan::boot_time(),
+                    now,
+                    utc_offset: local_utc_offset(now),
+                    mem_total_kb: procscan::mem_total_kb().unwrap(),
+                    users: &users,
+                };
+                let me = Me { euid: 0, tty_nr: 0 };
+                let map = CtxMap::load(c"/sys/fs/cgroup/unified/vsbox").unwrap();
+                let mut line: HString<8192> = HString::new();
+                write_ps_header(&mut line, &spec.cols).unwrap();
+                (n, bytes) = (0, line.len());
+                sink.write_all(line.as_bytes()).unwrap();
+                scan(spec.want(), |p| {
+                    let ctx = map.ctx_of(p.pid);
+                    if spec.selects(p, ctx, &me) {
+                        line.clear();
+                        let _ = write_ps_row(&mut line, &spec.cols, &env, &PsRow { proc: p, ctx, name: vps_name(ctx, None) });
+                        sink.write_all(line.as_bytes()).unwrap();
+                        n += 1;
+                        bytes += line.len();
+                    }
+                    Flow::Continue
+                })
+                .unwrap();
+                sink.flush().unwrap();
+                best = best.min(t.elapsed().as_secs_f64() * 1e3);
+            }
+            println!("vps {:24} {n} rows {bytes} bytes  best {best:.2} ms", args.join(" "));
+        }
     }
 }

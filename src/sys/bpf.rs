@@ -588,39 +588,33 @@ fn log_tail(buf: &[u8]) -> String {
         Ok(t) => t,
         Err(e) => core::str::from_utf8(&buf[..e.valid_up_to()]).unwrap_or(""),
     };
-    let mut keep: heapless::Vec<&str, 4> = heapless::Vec::new();
-    for line in text.lines().map(str::trim).filter(|l| !l.is_empty()) {
-        if line.starts_with("processed ") || line.starts_with("verification time") || line.starts_with("stack depth") {
-            continue;
-        }
-        if keep.is_full() {
-            keep.remove(0);
-        }
-        let _ = keep.push(line);
-    }
-    let mut out = String::new();
+    let noise = |l: &str| l.is_empty() || ["processed ", "verification time", "stack depth"].iter().any(|p| l.starts_with(p));
+    // The verifier pads its register-state comments with runs of blanks.
+    let mut lines: Vec<String> = text
+        .lines()
+        .map(|l| l.split_whitespace().collect::<Vec<_>>().join(" "))
+        .filter(|l| !noise(l))
+        .collect();
+    let keep_from = lines.len().saturating_sub(4);
+    lines.drain(..keep_from);
     // When the lines do not fit, the last ones (the reason) win.
-    let mut first = keep.len();
-    let mut len = 0;
-    while first > 0 && len + keep[first - 1].len() + 3 <= LOG_TAIL {
-        len += keep[first - 1].len() + 3;
-        first -= 1;
-    }
-    if first == keep.len() {
-        if let Some(last) = keep.last() {
-            let mut cut = last.len().saturating_sub(LOG_TAIL);
-            while !last.is_char_boundary(cut) {
-                cut += 1;
+    let mut out = String::new();
+    for l in lines.iter().rev() {
+        let sep = if out.is_empty() { 0 } else { 3 };
+        if out.len() + sep + l.len() > LOG_TAIL {
+            if out.is_empty() {
+                let mut cut = l.len() - LOG_TAIL;
+                while !l.is_char_boundary(cut) {
+                    cut += 1;
+                }
+                out.push_str(&l[cut..]);
             }
-            out.push_str(&last[cut..]);
+            break;
         }
-        return out;
-    }
-    for (i, l) in keep[first..].iter().enumerate() {
-        if i > 0 {
-            out.push_str(" | ");
+        if sep > 0 {
+            out.insert_str(0, " | ");
         }
-        out.push_str(l);
+        out.insert_str(0, l);
     }
     out
 }
@@ -887,9 +881,11 @@ pub(crate) mod tests {
 
     #[test]
     fn log_tail_keeps_the_reason() {
-        let log = b"func#0 @0\n0: R1=ctx() R10=fp0\n0: (61) r2 = *(u32 *)(r1 +4)\ninvalid bpf_context access off=4 size=4\nprocessed 1 insns (limit 1000000) max_states_per_insn 0\n\0garbage";
+        let log = b"func#0 @0\n0: R1=ctx() R10=fp0\n0: (61) r2 = *(u32 *)(r1 +4)    ; R2=0\ninvalid bpf_context access off=4 size=4\nprocessed 1 insns (limit 1000000) max_states_per_insn 0\n\0garbage";
         let t = log_tail(log);
-        assert_eq!(t.as_str(), "func#0 @0 | 0: R1=ctx() R10=fp0 | 0: (61) r2 = *(u32 *)(r1 +4) | invalid bpf_context access off=4 size=4");
+        assert_eq!(t.as_str(), "func#0 @0 | 0: R1=ctx() R10=fp0 | 0: (61) r2 = *(u32 *)(r1 +4) ; R2=0 | invalid bpf_context access off=4 size=4");
+        let five = b"one\ntwo\nthree\nfour\nfive\n";
+        assert_eq!(log_tail(five).as_str(), "two | three | four | five");
         let long = format!("{}\nthe reason\n", "x".repeat(1000));
         assert_eq!(log_tail(long.as_bytes()).as_str(), "the reason");
         let huge = "y".repeat(1000);

@@ -116,8 +116,12 @@ mod tests {
 
     #[test]
     fn non_executables_report_eacces() {
-        // /etc/hostname exists on every system we run on and is never executable.
-        let e = exec(&["hostname"], &["PATH=/etc"]);
+        let dir = std::env::temp_dir().join(std::format!("vsbox-exec-test-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(dir.join("not-a-program"), b"data\n").unwrap();
+        let path = std::format!("PATH={}", dir.display());
+        let e = exec(&["not-a-program"], &[path.as_str()]);
+        let _ = std::fs::remove_dir_all(&dir);
         assert_eq!(e.errno, Errno::ACCESS);
     }
 }
