@@ -126,7 +126,7 @@ fn run(o: Opts) -> Result<i32, i32> {
                 println!("New security context is {n}");
             }
             let _ = std::io::stdout().flush();
-            return context::enter(&reg, n, remove, flags, &o.command, &env).map_err(|e| {
+            return context::enter(&reg, n, remove, flags, None, &o.command, &env).map_err(|e| {
                 if e.what == "execute the command" {
                     fail(format_args!("cannot execute '{}': {}", o.command[0], vsbox::sys::ErrnoText(e.errno)))
                 } else {

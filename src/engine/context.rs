@@ -25,7 +25,8 @@ use super::cgroups::{self, CgroupSet};
 use super::init::{self, Command, FORWARDED};
 use super::registry::{self, Entry, Registry};
 use super::rootfs;
-use super::spec::{ContextSpec, Flags, Rlimit, SPECTATOR};
+use super::ipv4root::{self, IpRoot};
+use super::spec::{ContextSpec, Flags, Rlimit, User, SPECTATOR};
 use super::wire::{self, Msg, Stage};
 use crate::sys::caps::CapSet;
 use crate::sys::error::{Context, Error, Result};
@@ -150,6 +151,7 @@ fn keeper<A: AsRef<[u8]>, E: AsRef<[u8]>>(
         flags: spec.flags,
         remove: spec.remove,
         namespaces: 0,
+        ips: spec.ipv4root.as_ref().filter(|r| !r.is_unrestricted()).map(|r| r.render()).unwrap_or_default(),
     };
     let undo = |st: Stage, e: Errno, entry: &Entry| -> ! {
         reg.clear(entry);
@@ -170,6 +172,11 @@ fn keeper<A: AsRef<[u8]>, E: AsRef<[u8]>>(
     }
     if let Err(e) = apply_limits(&set, spec) {
         undo(Stage::Limits, e.errno, &entry);
+    }
+    if let Some(root) = spec.ipv4root.as_ref().filter(|r| !r.is_unrestricted()) {
+        if let Err(e) = attach_ipv4root(&set, root) {
+            undo(Stage::Ipv4root, e, &entry);
+        }
     }
     drop(lock);
 
@@ -303,7 +310,7 @@ fn context_init<A: AsRef<[u8]>, E: AsRef<[u8]>>(
         process::exit_now(1);
     }
     drop(go);
-    let cmd = Command { argv, envp, remove: spec.remove, flags: spec.flags };
+    let cmd = Command { argv, envp, remove: spec.remove, flags: spec.flags, user: spec.user.as_ref() };
     if spec.flags.has(Flags::FAKEINIT) {
         drop(status);
         init::become_command(&cmd, ready);
@@ -384,6 +391,7 @@ pub fn enter<A: AsRef<[u8]>, E: AsRef<[u8]>>(
     id: u32,
     extra_remove: CapSet,
     extra_flags: Flags,
+    user: Option<&User>,
     argv: &[A],
     envp: &[E],
 ) -> Result<i32> {
@@ -413,7 +421,7 @@ pub fn enter<A: AsRef<[u8]>, E: AsRef<[u8]>>(
     }
     drop(handles);
     rustix::process::chdir("/").ctx("chdir into the context")?;
-    run_and_wait(&Command { argv, envp, remove: e.remove.union(extra_remove), flags: e.flags.with(extra_flags) })
+    run_and_wait(&Command { argv, envp, remove: e.remove.union(extra_remove), flags: e.flags.with(extra_flags), user })
 }
 
 /// Fork the command (it lands in the namespaces entered above), wait, forward.
@@ -502,4 +510,106 @@ pub fn display_name(reg: &Registry, n: u32) -> String {
         1 => String::from("monitoring server"),
         _ => reg.read(n).map(|e| e.name).unwrap_or_default(),
     }
+}
+
+/// Load and attach `root`'s programs on the context's cgroup2 directory.
+fn attach_ipv4root(set: &CgroupSet, root: &IpRoot) -> core::result::Result<(), Errno> {
+    let dir = set.v2().ok_or(Errno::NOENT)?;
+    let fd = rustix::fs::open(dir, OFlags::PATH | OFlags::DIRECTORY | OFlags::CLOEXEC, Mode::empty())?;
+    ipv4root::attach(fd.as_fd(), root).map(|_| ()).map_err(|e| e.error.errno)
+}
+
+/// The context the calling process belongs to, from its cgroup2 path (None: the
+/// host, context 0).
+pub fn current(reg: &Registry) -> Option<u32> {
+    let parents = cgroups::parents(&reg.settings.cgroup_parent, &reg.settings.rundir).ok()?;
+    let v2 = parents.iter().find(|d| d.hierarchy.v2)?;
+    let own = file::read_to_vec("/proc/self/cgroup").ok()?;
+    let own = core::str::from_utf8(&own).ok()?;
+    let path = crate::sys::cgroup::own_path(&v2.hierarchy, own)?;
+    let dir = crate::sys::cgroup::dir_of(&v2.hierarchy, &path);
+    let rest = dir.strip_prefix(v2.path.as_str())?.strip_prefix('/')?;
+    rest.split('/').next()?.parse().ok()
+}
+
+/// Restrict context `id` to `root` (chbind inside a context): the programs are
+/// added to its cgroup, so every process in it, and every one that joins later,
+/// is bound. Only narrowing is allowed. Returns the verifier's refusal in full.
+pub fn set_ipv4root(reg: &Registry, id: u32, root: &IpRoot) -> core::result::Result<(), SetIpError> {
+    let _lock = reg.lock().map_err(SetIpError::Sys)?;
+    let mut e = reg.find(id).ok_or(SetIpError::Sys(Error::new("restrict the context: it does not exist", Errno::SRCH)))?;
+    let current = IpRoot::parse_rendered(&e.ips);
+    root.within(&current).map_err(SetIpError::Wider)?;
+    let parents = cgroups::parents(&reg.settings.cgroup_parent, &reg.settings.rundir).map_err(SetIpError::Sys)?;
+    let set = CgroupSet::of(&parents, id);
+    let dir = set.v2().ok_or(SetIpError::Sys(Error::new("restrict the context: no cgroup2 directory", Errno::NOENT)))?;
+    let fd = rustix::fs::open(dir, OFlags::PATH | OFlags::DIRECTORY | OFlags::CLOEXEC, Mode::empty())
+        .ctx("open the context's cgroup2 directory")
+        .map_err(SetIpError::Sys)?;
+    ipv4root::attach(fd.as_fd(), root).map_err(SetIpError::Bpf)?;
+    e.ips = root.render();
+    reg.write(&e).map_err(SetIpError::Sys)
+}
+
+/// Why an ipv4root could not be set.
+#[derive(Debug)]
+pub enum SetIpError {
+    /// The new list is not within the context's current one.
+    Wider(String),
+    /// Loading or attaching a program failed (with the verifier's log).
+    Bpf(crate::sys::bpf::BpfError),
+    Sys(Error),
+}
+
+impl core::fmt::Display for SetIpError {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        match self {
+            SetIpError::Wider(s) => write!(f, "{s}: a nested chbind can only narrow"),
+            SetIpError::Bpf(e) => write!(f, "{e}"),
+            SetIpError::Sys(e) => write!(f, "{e}"),
+        }
+    }
+}
+
+/// chbind outside any context: a network-only context for the calling process (a
+/// cgroup in every hierarchy carrying the ipv4root programs, no namespaces). The
+/// caller is moved into it and then executes the command; the context lives while
+/// its cgroup has members. Returns its number.
+pub fn create_net_only(reg: &Registry, root: &IpRoot, name: &str) -> core::result::Result<u32, SetIpError> {
+    let sys = SetIpError::Sys;
+    let lock = reg.lock().map_err(sys)?;
+    reg.sweep();
+    let id = reg.reserve(None).map_err(sys)?;
+    let me = rustix::process::getpid().as_raw_nonzero().get();
+    let entry = Entry {
+        id,
+        name: String::from(name),
+        init: me,
+        start: registry::start_time(me).unwrap_or(0),
+        boot: registry::boot_id(),
+        keeper: 0,
+        keeper_start: 0,
+        flags: Flags::default(),
+        remove: CapSet::EMPTY,
+        namespaces: 0,
+        ips: root.render(),
+    };
+    let r = (|| {
+        reg.write(&entry).map_err(sys)?;
+        let parents = cgroups::parents(&reg.settings.cgroup_parent, &reg.settings.rundir).map_err(sys)?;
+        let set = CgroupSet::of(&parents, id);
+        set.create().map_err(sys)?;
+        let dir = set.v2().ok_or(SetIpError::Sys(Error::new("create the network context: no cgroup2 hierarchy", Errno::NOENT)))?;
+        let fd = rustix::fs::open(dir, OFlags::PATH | OFlags::DIRECTORY | OFlags::CLOEXEC, Mode::empty())
+            .ctx("open the context's cgroup2 directory")
+            .map_err(sys)?;
+        ipv4root::attach(fd.as_fd(), root).map_err(SetIpError::Bpf)?;
+        // Join last: every socket made from here on is covered.
+        set.join(0, true).map_err(sys)
+    })();
+    if r.is_err() {
+        reg.clear(&entry);
+    }
+    drop(lock);
+    r.map(|()| id)
 }

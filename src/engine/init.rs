@@ -9,7 +9,7 @@ use rustix::fd::{AsFd, OwnedFd};
 use rustix::io::Errno;
 use rustix::process::{Pid, Signal, WaitOptions};
 
-use super::spec::Flags;
+use super::spec::{Flags, User};
 use super::wire::{self, Msg, Stage};
 use crate::sys::caps::{self, CapSet};
 use crate::sys::process::{self, Forked};
@@ -32,6 +32,8 @@ pub struct Command<'a, A: AsRef<[u8]>, E: AsRef<[u8]>> {
     pub envp: &'a [E],
     pub remove: CapSet,
     pub flags: Flags,
+    /// Switch to this user first (its home becomes the working directory).
+    pub user: Option<&'a User>,
 }
 
 /// Turn the calling process into the command: default signal handling, the
@@ -58,7 +60,19 @@ pub fn become_command<A: AsRef<[u8]>, E: AsRef<[u8]>, R: AsFd>(cmd: &Command<'_,
             process::exit_now(126);
         }
     }
-    if let Err(e) = caps::reduce(cmd.remove) {
+    // The bounding set first (that needs CAP_SETPCAP, which a uid change drops),
+    // then the user, then what is left of E, P, I and the ambient set.
+    if let Err(e) = caps::drop_bounding(cmd.remove) {
+        wire::send(&report, Msg::Failed(Stage::Caps, e.errno));
+        process::exit_now(126);
+    }
+    if let Some(u) = cmd.user {
+        if let Err(e) = switch_user(u) {
+            wire::send(&report, Msg::Failed(Stage::User, e));
+            process::exit_now(126);
+        }
+    }
+    if let Err(e) = caps::lower(cmd.remove) {
         wire::send(&report, Msg::Failed(Stage::Caps, e.errno));
         process::exit_now(126);
     }
@@ -208,4 +222,18 @@ pub fn stdio_to_null() {
         let _ = rustix::stdio::dup2_stdout(&null);
         let _ = rustix::stdio::dup2_stderr(&null);
     }
+}
+
+/// setgroups, setgid, setuid (in that order: each needs the privilege the next one
+/// gives up), then the user's home as working directory when it exists.
+fn switch_user(u: &User) -> core::result::Result<(), Errno> {
+    use rustix::process::{Gid, Uid};
+    let groups: alloc::vec::Vec<Gid> = u.groups.iter().map(|&g| Gid::from_raw(g)).collect();
+    rustix::thread::set_thread_groups(&groups)?;
+    rustix::thread::set_thread_res_gid(Gid::from_raw(u.gid), Gid::from_raw(u.gid), Gid::from_raw(u.gid))?;
+    rustix::thread::set_thread_res_uid(Uid::from_raw(u.uid), Uid::from_raw(u.uid), Uid::from_raw(u.uid))?;
+    if !u.home.is_empty() {
+        let _ = rustix::process::chdir(u.home.as_str());
+    }
+    Ok(())
 }

@@ -1067,3 +1067,88 @@ mod tests {
         }
     }
 }
+
+impl IpRoot {
+    /// The form the registry keeps: `a.b.c.d/m.m.m.m` per IPv4 entry, the IPv6
+    /// addresses, `bcast=…` and `raw` when raw sockets are allowed.
+    pub fn render(&self) -> alloc::string::String {
+        use core::fmt::Write as _;
+        let mut s = alloc::string::String::new();
+        for e in &self.v4 {
+            let _ = write!(s, "{}/{} ", e.addr, e.mask);
+        }
+        for a in &self.v6 {
+            let _ = write!(s, "{a} ");
+        }
+        if self.bcast != Ipv4Addr::BROADCAST {
+            let _ = write!(s, "bcast={} ", self.bcast);
+        }
+        if self.keep_raw {
+            s.push_str("raw ");
+        }
+        s.truncate(s.trim_end().len());
+        s
+    }
+
+    /// The inverse of `render`.
+    pub fn parse_rendered(text: &str) -> IpRoot {
+        let mut r = IpRoot::new();
+        for w in text.split_whitespace() {
+            if w == "raw" {
+                r.keep_raw = true;
+            } else if let Some(b) = w.strip_prefix("bcast=") {
+                if let Ok(b) = parse_ipv4(b) {
+                    r.bcast = b;
+                }
+            } else {
+                let _ = r.add(w);
+            }
+        }
+        r
+    }
+
+    /// Whether every address of `self` is also one of `outer`'s: a nested ipv4root
+    /// may only narrow its context's.
+    pub fn within(&self, outer: &IpRoot) -> core::result::Result<(), alloc::string::String> {
+        if outer.is_unrestricted() {
+            return Ok(());
+        }
+        for e in &self.v4 {
+            if e.addr.is_unspecified() {
+                return Err(alloc::format!("0.0.0.0 (untied) is wider than the current ipv4root {outer}"));
+            }
+            if !outer.v4.iter().any(|o| o.addr == e.addr) {
+                return Err(alloc::format!("{} is outside the current ipv4root {outer}", e.addr));
+            }
+        }
+        for a in &self.v6 {
+            if !outer.v6.contains(a) {
+                return Err(alloc::format!("{a} is outside the current ipv4root"));
+            }
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod render_tests {
+    use super::*;
+
+    #[test]
+    fn render_round_trips_and_narrowing() {
+        let mut r = IpRoot::new();
+        r.add("10.0.0.1").unwrap();
+        r.add("10.0.0.2/8").unwrap();
+        r.add("fd00::1").unwrap();
+        r.keep_raw = true;
+        let t = r.render();
+        assert_eq!(t, "10.0.0.1/255.255.255.0 10.0.0.2/255.0.0.0 fd00::1 raw");
+        assert_eq!(IpRoot::parse_rendered(&t), r);
+        let mut n = IpRoot::new();
+        n.add("10.0.0.2").unwrap();
+        assert!(n.within(&r).is_ok());
+        n.add("10.0.0.3").unwrap();
+        assert!(n.within(&r).unwrap_err().contains("10.0.0.3 is outside"));
+        assert!(n.within(&IpRoot::new()).is_ok(), "an untied context allows anything");
+    }
+}

@@ -11,3 +11,5 @@ pub mod registry;
 pub mod rootfs;
 pub mod spec;
 pub mod wire;
+pub mod monitor;
+pub mod vserver;

@@ -41,6 +41,8 @@ pub struct Entry {
     /// The namespaces that were made for it (CLONE_NEW* bits); 0 for a
     /// network-only context (chbind outside any context).
     pub namespaces: u64,
+    /// Its ipv4root as `IpRoot::render` writes it; empty when untied.
+    pub ips: String,
 }
 
 impl Entry {
@@ -48,8 +50,8 @@ impl Entry {
         let mut flags = String::new();
         self.flags.write_names(&mut flags);
         format!(
-            "ctx {}\nname {}\ninit {}\nstart {}\nboot {}\nkeeper {}\nkeeper_start {}\nflags {}\nremove {:#x}\nnamespaces {:#x}\n",
-            self.id, self.name, self.init, self.start, self.boot, self.keeper, self.keeper_start, flags, self.remove.0, self.namespaces
+            "ctx {}\nname {}\ninit {}\nstart {}\nboot {}\nkeeper {}\nkeeper_start {}\nflags {}\nremove {:#x}\nnamespaces {:#x}\nips {}\n",
+            self.id, self.name, self.init, self.start, self.boot, self.keeper, self.keeper_start, flags, self.remove.0, self.namespaces, self.ips
         )
     }
 
@@ -69,6 +71,7 @@ impl Entry {
                 "flags" => e.flags = Flags::from_names(v),
                 "remove" => e.remove = CapSet(hex(v)),
                 "namespaces" => e.namespaces = hex(v),
+                "ips" => e.ips = v.to_string(),
                 _ => {}
             }
         }
@@ -160,6 +163,16 @@ impl Registry {
     pub fn alive(&self, e: &Entry) -> bool {
         if e.boot != boot_id() {
             return false;
+        }
+        if e.namespaces == 0 && e.init > 0 {
+            // A network-only context lives while its cgroup has members (daemons the
+            // command left behind keep it), or while its creator still sets it up.
+            if start_time(e.init) == Some(e.start) {
+                return true;
+            }
+            return cgroups::parents(&self.settings.cgroup_parent, &self.settings.rundir)
+                .map(|p| CgroupSet::of(&p, e.id).populated())
+                .unwrap_or(false);
         }
         if e.init > 0 {
             start_time(e.init) == Some(e.start)

@@ -3,6 +3,7 @@
 use alloc::string::String;
 use alloc::vec::Vec;
 
+use super::ipv4root::IpRoot;
 use crate::sys::caps::CapSet;
 
 /// The highest context number (the old kernels' MAX_S_CONTEXT).
@@ -99,6 +100,20 @@ pub struct ContextSpec {
     pub disconnect: bool,
     /// A separate network namespace (the isolated network mode).
     pub own_net: bool,
+    /// The addresses the context may use (chbind); None or 0.0.0.0: untied.
+    pub ipv4root: Option<IpRoot>,
+    /// Who runs the command (vserver suexec); None keeps the caller's identity.
+    pub user: Option<User>,
+}
+
+/// A user to switch to before exec: ids from the guest's own /etc/passwd and
+/// /etc/group, parsed by vsbox itself (no NSS).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct User {
+    pub uid: u32,
+    pub gid: u32,
+    pub groups: Vec<u32>,
+    pub home: String,
 }
 
 /// Where the engine keeps its state; every location can move for tests.

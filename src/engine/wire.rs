@@ -28,6 +28,8 @@ pub enum Stage {
     Exec,
     Fork,
     Handles,
+    Ipv4root,
+    User,
     Lost,
 }
 
@@ -50,12 +52,14 @@ impl Stage {
             Stage::Exec => "execute the command",
             Stage::Fork => "start the command",
             Stage::Handles => "record the context's namespace handles",
+            Stage::Ipv4root => "attach the ipv4root BPF programs to the context's cgroup",
+            Stage::User => "switch to the requested user",
             Stage::Lost => "set up the context (its setup process vanished)",
         }
     }
     fn from_u8(b: u8) -> Stage {
         use Stage::*;
-        [Registry, Cgroups, Limits, Clone, JoinCgroups, CgroupNs, Mounts, Hostname, Domainname, Rlimits, Nice, Caps, Seccomp, Exec, Fork, Handles]
+        [Registry, Cgroups, Limits, Clone, JoinCgroups, CgroupNs, Mounts, Hostname, Domainname, Rlimits, Nice, Caps, Seccomp, Exec, Fork, Handles, Ipv4root, User]
             .into_iter()
             .find(|s| *s as u8 == b)
             .unwrap_or(Lost)

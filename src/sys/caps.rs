@@ -133,6 +133,12 @@ pub fn reduce(remove: CapSet) -> Result<()> {
     if remove.is_empty() {
         return Ok(());
     }
+    drop_bounding(remove)?;
+    lower(remove)
+}
+
+/// The first half of `reduce`: take `remove` out of the bounding set only.
+pub fn drop_bounding(remove: CapSet) -> Result<()> {
     for c in remove.iter() {
         match thread::remove_capability_from_bounding_set(CapabilitySet::from_bits_retain(1 << c)) {
             Ok(()) => {}
@@ -141,6 +147,12 @@ pub fn reduce(remove: CapSet) -> Result<()> {
             Err(e) => return Err(e).ctx("drop a capability from the bounding set (needs CAP_SETPCAP)"),
         }
     }
+    Ok(())
+}
+
+/// The second half of `reduce`: clear the ambient set and take `remove` out of the
+/// effective, permitted and inheritable sets.
+pub fn lower(remove: CapSet) -> Result<()> {
     thread::clear_ambient_capability_set().ctx("clear the ambient capability set")?;
     let s = thread::capabilities(None).ctx("read the capability sets (capget)")?;
     let keep = CapabilitySet::from_bits_retain(!remove.0);
