@@ -313,3 +313,69 @@ fn bad_input_gives_one_line_255_and_leaves_nothing() {
     assert_eq!(o.status.code(), Some(255));
     assert!(stderr(&o).starts_with("chcontext: contexts are made and joined by root only"), "{}", stderr(&o));
 }
+
+#[test]
+fn hideinfo_sched_and_ulimit_flags() {
+    root!();
+    let w = World::new("flags");
+    // hideinfo: /proc with hidepid=invisible, host-only files masked.
+    let o = sh(&w, &["--silent", "--flag", "hideinfo"], "grep ' /proc proc ' /proc/mounts; wc -c < /proc/kallsyms");
+    assert!(o.status.success(), "{}", stderr(&o));
+    let out = stdout(&o);
+    assert!(out.contains("hidepid=invisible") || out.contains("hidepid=2"), "{out}");
+    assert_eq!(out.lines().last().unwrap().trim(), "0", "kallsyms masked: {out}");
+    let o = sh(&w, &["--silent"], "wc -c < /proc/kallsyms");
+    assert_ne!(stdout(&o).trim(), "0", "without hideinfo it is there");
+
+    // sched: an equal CPU share, whatever the process count.
+    let n = w.start_sleeper(&["--flag", "sched"]);
+    let shares: Vec<String> = w
+        .cgroup_parents()
+        .iter()
+        .filter_map(|p| {
+            std::fs::read_to_string(format!("{p}/{n}/cpu.shares")).or_else(|_| std::fs::read_to_string(format!("{p}/{n}/cpu.weight"))).ok()
+        })
+        .collect();
+    assert!(!shares.is_empty(), "a cpu.shares or cpu.weight file");
+    assert!(shares.iter().all(|s| s.trim() == "1024" || s.trim() == "100"), "{shares:?}");
+
+    // ulimit: the creator's limits hold for processes that join later too.
+    let o = std::process::Command::new("prlimit")
+        .args(["--nofile=321:432", "--"])
+        .arg(BIN)
+        .args(["chcontext", "--disconnect", "--flag", "ulimit", "--", "sh", "-c", "exec sleep 600 </dev/null >/dev/null 2>&1"])
+        .env("VSBOX_RUNDIR", &w.rundir)
+        .env("VSBOX_CGROUP", &w.cgroup)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", stderr(&o));
+    let u = ctx_number(&stdout(&o));
+    let o = w.run(&["chcontext", "--silent", "--ctx", &u.to_string(), "--", "sh", "-c", "ulimit -n; ulimit -Hn"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(stdout(&o), "321\n432\n");
+}
+
+#[test]
+fn stale_entries_from_another_boot_or_a_reused_pid_are_cleared() {
+    root!();
+    let w = World::new("stale");
+    let _ = w.run(&["chcontext", "--silent", "--", "true"]); // creates the registry
+    assert!(w.wait_clean().is_empty());
+    let mut live = std::process::Command::new("sleep").arg("30").spawn().unwrap();
+    let me = live.id();
+    for (n, boot, start) in [(7, "00000000-0000-0000-0000-000000000000", "1"), (8, "", "1")] {
+        let dir = w.rundir.join(format!("ctx/{n}"));
+        std::fs::create_dir_all(&dir).unwrap();
+        let boot = if boot.is_empty() { std::fs::read_to_string("/proc/sys/kernel/random/boot_id").unwrap().trim().to_owned() } else { boot.to_owned() };
+        // ctx 7: an earlier boot; ctx 8: this boot, a live pid with the wrong start time.
+        std::fs::write(dir.join("info"), format!("ctx {n}\nname old\ninit {me}\nstart {start}\nboot {boot}\nnamespaces 0x2e020000\n")).unwrap();
+    }
+    assert_eq!(w.ids(), vec![7, 8]);
+    let o = w.run(&["chcontext", "--ctx", "7", "--", "true"]);
+    assert!(o.status.success(), "number 7 is free again: {}", stderr(&o));
+    assert_eq!(ctx_number(&stdout(&o)), 7);
+    assert!(w.wait_clean().is_empty(), "{:?}", w.leftovers());
+    assert!(live.try_wait().unwrap().is_none(), "the sweep killed nothing that was not a context's");
+    live.kill().unwrap();
+    live.wait().unwrap();
+}

@@ -152,7 +152,11 @@ fn keeper<A: AsRef<[u8]>, E: AsRef<[u8]>>(
         remove: spec.remove,
         namespaces: 0,
         ips: spec.ipv4root.as_ref().filter(|r| !r.is_unrestricted()).map(|r| r.render()).unwrap_or_default(),
+        rlimits: String::new(),
     };
+    if spec.flags.has(Flags::ULIMIT) {
+        entry.rlimits = Rlimit::render(&if spec.rlimits.is_empty() { Rlimit::snapshot() } else { spec.rlimits.clone() });
+    }
     let undo = |st: Stage, e: Errno, entry: &Entry| -> ! {
         reg.clear(entry);
         fail(st, e)
@@ -339,14 +343,9 @@ fn apply_limits(set: &CgroupSet, spec: &ContextSpec) -> Result<()> {
 
 /// setrlimit for each given limit; a side left out keeps its current value.
 pub fn apply_rlimits(limits: &[Rlimit]) -> Result<()> {
-    use rustix::process::{getrlimit, setrlimit, Resource};
-    const ALL: [Resource; 16] = [
-        Resource::Cpu, Resource::Fsize, Resource::Data, Resource::Stack, Resource::Core, Resource::Rss,
-        Resource::Nproc, Resource::Nofile, Resource::Memlock, Resource::As, Resource::Locks, Resource::Sigpending,
-        Resource::Msgqueue, Resource::Nice, Resource::Rtprio, Resource::Rttime,
-    ];
+    use rustix::process::{getrlimit, setrlimit};
     for l in limits {
-        let Some(&res) = ALL.iter().find(|r| **r as u32 == l.resource) else {
+        let Some(res) = super::spec::resource(l.resource) else {
             return Err(Error::new("apply a resource limit: unknown resource", Errno::INVAL));
         };
         let mut cur = getrlimit(res);
@@ -421,6 +420,9 @@ pub fn enter<A: AsRef<[u8]>, E: AsRef<[u8]>>(
     }
     drop(handles);
     rustix::process::chdir("/").ctx("chdir into the context")?;
+    if e.flags.has(Flags::ULIMIT) {
+        apply_rlimits(&Rlimit::parse_rendered(&e.rlimits))?;
+    }
     run_and_wait(&Command { argv, envp, remove: e.remove.union(extra_remove), flags: e.flags.with(extra_flags), user })
 }
 
@@ -593,6 +595,7 @@ pub fn create_net_only(reg: &Registry, root: &IpRoot, name: &str) -> core::resul
         remove: CapSet::EMPTY,
         namespaces: 0,
         ips: root.render(),
+        rlimits: String::new(),
     };
     let r = (|| {
         reg.write(&entry).map_err(sys)?;

@@ -43,6 +43,9 @@ pub struct Entry {
     pub namespaces: u64,
     /// Its ipv4root as `IpRoot::render` writes it; empty when untied.
     pub ips: String,
+    /// With the ulimit flag: the limits every process of the context gets, joiners
+    /// included (`Rlimit::render`).
+    pub rlimits: String,
 }
 
 impl Entry {
@@ -50,8 +53,8 @@ impl Entry {
         let mut flags = String::new();
         self.flags.write_names(&mut flags);
         format!(
-            "ctx {}\nname {}\ninit {}\nstart {}\nboot {}\nkeeper {}\nkeeper_start {}\nflags {}\nremove {:#x}\nnamespaces {:#x}\nips {}\n",
-            self.id, self.name, self.init, self.start, self.boot, self.keeper, self.keeper_start, flags, self.remove.0, self.namespaces, self.ips
+            "ctx {}\nname {}\ninit {}\nstart {}\nboot {}\nkeeper {}\nkeeper_start {}\nflags {}\nremove {:#x}\nnamespaces {:#x}\nips {}\nrlimits {}\n",
+            self.id, self.name, self.init, self.start, self.boot, self.keeper, self.keeper_start, flags, self.remove.0, self.namespaces, self.ips, self.rlimits
         )
     }
 
@@ -72,6 +75,7 @@ impl Entry {
                 "remove" => e.remove = CapSet(hex(v)),
                 "namespaces" => e.namespaces = hex(v),
                 "ips" => e.ips = v.to_string(),
+                "rlimits" => e.rlimits = v.to_string(),
                 _ => {}
             }
         }

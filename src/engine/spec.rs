@@ -79,6 +79,66 @@ pub struct Rlimit {
     pub hard: Option<Option<u64>>,
 }
 
+impl Rlimit {
+    /// Every resource's current limits, as the ulimit flag records them.
+    pub fn snapshot() -> Vec<Rlimit> {
+        (0..16u32)
+            .filter_map(|r| {
+                let res = resource(r)?;
+                let l = rustix::process::getrlimit(res);
+                Some(Rlimit { resource: r, soft: Some(l.current), hard: Some(l.maximum) })
+            })
+            .collect()
+    }
+
+    /// `res=soft:hard` words ("inf" for unlimited, empty for "keep"), for the registry.
+    pub fn render(list: &[Rlimit]) -> String {
+        use core::fmt::Write as _;
+        let mut s = String::new();
+        let side = |s: &mut String, v: Option<Option<u64>>| match v {
+            None => {}
+            Some(None) => s.push_str("inf"),
+            Some(Some(n)) => {
+                let _ = write!(s, "{n}");
+            }
+        };
+        for (i, l) in list.iter().enumerate() {
+            if i > 0 {
+                s.push(' ');
+            }
+            let _ = write!(s, "{}=", l.resource);
+            side(&mut s, l.soft);
+            s.push(':');
+            side(&mut s, l.hard);
+        }
+        s
+    }
+
+    /// The inverse of `render`; malformed words are skipped.
+    pub fn parse_rendered(text: &str) -> Vec<Rlimit> {
+        let side = |w: &str| match w {
+            "" => None,
+            "inf" => Some(None),
+            n => n.parse().ok().map(Some),
+        };
+        text.split_whitespace()
+            .filter_map(|w| {
+                let (r, v) = w.split_once('=')?;
+                let (s, h) = v.split_once(':')?;
+                Some(Rlimit { resource: r.parse().ok()?, soft: side(s), hard: side(h) })
+            })
+            .collect()
+    }
+}
+
+/// RLIMIT_* number → rustix's resource.
+pub fn resource(n: u32) -> Option<rustix::process::Resource> {
+    use rustix::process::Resource::*;
+    [Cpu, Fsize, Data, Stack, Core, Rss, Nproc, Nofile, Memlock, As, Locks, Sigpending, Msgqueue, Nice, Rtprio, Rttime]
+        .into_iter()
+        .find(|r| *r as u32 == n)
+}
+
 /// Everything `create` needs to know.
 #[derive(Clone, Debug, Default)]
 pub struct ContextSpec {
@@ -151,6 +211,18 @@ mod tests {
         assert_eq!(Flags::parse("fakeinit"), Some(Flags::FAKEINIT));
         assert_eq!(Flags::parse("Lock"), None);
         assert_eq!(Flags::LOCK.with(Flags::SCHED).0, 3, "the original bit values");
+    }
+
+    #[test]
+    fn rlimits_round_trip() {
+        let l = [
+            Rlimit { resource: 6, soft: Some(Some(50)), hard: Some(Some(100)) },
+            Rlimit { resource: 7, soft: None, hard: Some(None) },
+        ];
+        let t = Rlimit::render(&l);
+        assert_eq!(t, "6=50:100 7=:inf");
+        assert_eq!(Rlimit::parse_rendered(&t), l);
+        assert_eq!(Rlimit::snapshot().len(), 16);
     }
 
     #[test]

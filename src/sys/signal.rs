@@ -134,3 +134,17 @@ pub fn reset_all() {
 pub fn raw_fd<F: AsFd>(fd: &F) -> i32 {
     fd.as_fd().as_raw_fd()
 }
+
+/// Send signal `sig` to the process a pidfd refers to: any number from 0 to 64
+/// (0 only checks that the process exists and may be signalled; real-time signals
+/// included, which rustix's typed `pidfd_send_signal` cannot express safely).
+pub fn pidfd_send<F: AsFd>(pidfd: F, sig: i32) -> core::result::Result<(), Errno> {
+    if !(0..=64).contains(&sig) {
+        return Err(Errno::INVAL);
+    }
+    let fd = pidfd.as_fd().as_raw_fd();
+    // SAFETY: a live descriptor, a signal number in the kernel's range, a null
+    // siginfo (the kernel fills one in as kill(2) does) and no flags.
+    let r = unsafe { raw::syscall4(linux_raw_sys::general::__NR_pidfd_send_signal, fd as usize, sig as usize, 0, 0) };
+    raw::check(r).map(|_| ())
+}
