@@ -16,5 +16,6 @@ pub(crate) mod raw;
 pub mod seccomp;
 pub mod signal;
 pub mod spawn;
+pub mod vserver;
 
 pub use error::{Context, Errno, ErrnoText, Error, Result};
