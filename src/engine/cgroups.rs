@@ -45,7 +45,8 @@ pub fn parents(setting: &str, rundir: &str) -> Result<Vec<CgroupDir>> {
             cgroup::dir_of(&h, setting)
         } else {
             let base = cgroup::own_path(&h, own).unwrap_or_else(|| String::from("/"));
-            let mut p = cgroup::dir_of(&h, &base);
+            let base = outside_contexts(&base, setting);
+            let mut p = cgroup::dir_of(&h, base);
             p.push('/');
             p.push_str(setting.trim_end_matches('/'));
             p
@@ -53,6 +54,44 @@ pub fn parents(setting: &str, rundir: &str) -> Result<Vec<CgroupDir>> {
         out.push(CgroupDir { hierarchy: h, path });
     }
     Ok(out)
+}
+
+/// A relative parent is taken below the caller's own cgroup; a caller that is
+/// itself in a context of that parent (`…/<setting>/<N>[/…]`, e.g. the command a
+/// network-only chbind context runs) resolves it from where that context was made.
+fn outside_contexts<'a>(base: &'a str, setting: &str) -> &'a str {
+    let marker = format!("/{}/", setting.trim_matches('/'));
+    let mut cut = None;
+    let mut from = 0;
+    while let Some(i) = base[from..].find(&marker) {
+        let at = from + i;
+        let rest = &base[at + marker.len()..];
+        let n = rest.split('/').next().unwrap_or("");
+        if !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()) {
+            cut = Some(at);
+        }
+        from = at + 1;
+    }
+    match cut {
+        Some(0) => "/",
+        Some(i) => &base[..i],
+        None => base,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::outside_contexts;
+
+    #[test]
+    fn relative_parents_resolve_from_outside_any_context() {
+        assert_eq!(outside_contexts("/a/b", "vs"), "/a/b");
+        assert_eq!(outside_contexts("/a/b/vs/5", "vs"), "/a/b");
+        assert_eq!(outside_contexts("/a/b/vs/5/sub", "vs"), "/a/b");
+        assert_eq!(outside_contexts("/vs/12", "vs"), "/");
+        assert_eq!(outside_contexts("/a/vs/x", "vs"), "/a/vs/x", "not a context number");
+        assert_eq!(outside_contexts("/a/t/p/3", "t/p"), "/a");
+    }
 }
 
 impl CgroupSet {

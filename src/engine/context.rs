@@ -61,6 +61,26 @@ pub fn create<A: AsRef<[u8]>, E: AsRef<[u8]>>(
     if spec.id == Some(SPECTATOR) {
         return Err(Error::new("create context 1: it is the spectator, which cannot be created", Errno::INVAL));
     }
+    // Made from inside a restricted context (`chbind --ip X chcontext …`): the new
+    // context gets that ipv4root too, or a narrower one, never a wider one.
+    let inherited;
+    let spec = match current(reg).and_then(|n| reg.find(n)).filter(|e| !e.ips.is_empty()) {
+        Some(outer) => {
+            let outer_root = IpRoot::parse_rendered(&outer.ips);
+            let mut s = spec.clone();
+            match &spec.ipv4root {
+                Some(r) if !r.is_unrestricted() => {
+                    if r.within(&outer_root).is_err() {
+                        return Err(Error::new("create the context: its ipv4root is wider than the caller's context allows", Errno::PERM));
+                    }
+                }
+                _ => s.ipv4root = Some(outer_root),
+            }
+            inherited = s;
+            &inherited
+        }
+        None => spec,
+    };
     let old_mask = signal::set_mask(FORWARDED)?;
     let (status_r, status_w) = pipe()?;
     match process::fork()? {
