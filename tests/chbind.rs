@@ -535,3 +535,17 @@ fn bad_input_gives_one_line_255_and_attaches_nothing() {
     }
     assert!(w.wait_clean().is_empty(), "{:?}", w.leftovers());
 }
+
+#[test]
+fn a_context_made_under_chbind_inherits_its_ipv4root() {
+    root!();
+    let n = Net::new("chbind-inherit");
+    // The vserver-script order: chbind first, then chcontext makes the context.
+    let (got, o) = n.run(
+        r#"
+        $V chbind --silent --ip 127.0.0.2 -- $V chcontext --silent -- $PY $P bind 0.0.0.0 127.0.0.3
+        "#,
+    );
+    expect(&got, &o, &[("bind:0.0.0.0", "127.0.0.2"), ("bind:127.0.0.3", "errno99")]);
+    assert!(n.w.wait_clean().is_empty(), "{:?}", n.w.leftovers());
+}
