@@ -177,8 +177,16 @@ fn keeper<A: AsRef<[u8]>, E: AsRef<[u8]>>(
     if spec.flags.has(Flags::ULIMIT) {
         entry.rlimits = Rlimit::render(&if spec.rlimits.is_empty() { Rlimit::snapshot() } else { spec.rlimits.clone() });
     }
+    // While the lock is held (until the cgroups exist), `undo` clears directly;
+    // afterwards `undo_later` takes the lock first.
     let undo = |st: Stage, e: Errno, entry: &Entry| -> ! {
         reg.clear(entry);
+        fail(st, e)
+    };
+    let undo_later = |st: Stage, e: Errno, entry: &Entry| -> ! {
+        if let Ok(_lock) = reg.lock() {
+            reg.clear_own(entry);
+        }
         fail(st, e)
     };
     if let Err(e) = reg.write(&entry) {
@@ -212,8 +220,8 @@ fn keeper<A: AsRef<[u8]>, E: AsRef<[u8]>>(
 
     // The context's first process, born in the cgroup2 directory.
     let v2 = set.v2().and_then(|d| rustix::fs::open(d, OFlags::PATH | OFlags::DIRECTORY | OFlags::CLOEXEC, Mode::empty()).ok());
-    let (go_r, go_w) = pipe().unwrap_or_else(|e| undo(Stage::Clone, e.errno, &entry));
-    let (ready_r, ready_w) = pipe().unwrap_or_else(|e| undo(Stage::Clone, e.errno, &entry));
+    let (go_r, go_w) = pipe().unwrap_or_else(|e| undo_later(Stage::Clone, e.errno, &entry));
+    let (ready_r, ready_w) = pipe().unwrap_or_else(|e| undo_later(Stage::Clone, e.errno, &entry));
     let mut nsf = NsFlags::PID.union(NsFlags::MNT).union(NsFlags::UTS).union(NsFlags::IPC);
     if spec.own_net {
         nsf = nsf.union(NsFlags::NET);
@@ -226,7 +234,7 @@ fn keeper<A: AsRef<[u8]>, E: AsRef<[u8]>>(
             context_init(reg, spec, argv, envp, go_r, ready_w, status)
         }
         Ok(Spawned::Parent { pid, in_cgroup, .. }) => (pid, in_cgroup),
-        Err(e) => undo(Stage::Clone, e.errno, &entry),
+        Err(e) => undo_later(Stage::Clone, e.errno, &entry),
     };
     drop(go_r);
     drop(ready_w);
@@ -236,7 +244,7 @@ fn keeper<A: AsRef<[u8]>, E: AsRef<[u8]>>(
     let kill_and_undo = |st: Stage, e: Errno, entry: &Entry| -> ! {
         let _ = rustix::process::kill_process(pid, Signal::KILL);
         let _ = rustix::process::waitpid(Some(pid), WaitOptions::empty());
-        undo(st, e, entry)
+        undo_later(st, e, entry)
     };
     if let Err(e) = set.join(pid.as_raw_nonzero().get(), !in_cgroup) {
         kill_and_undo(Stage::JoinCgroups, e.errno, &entry);
@@ -282,7 +290,7 @@ fn keeper<A: AsRef<[u8]>, E: AsRef<[u8]>>(
     }
     drop(status);
     if let Ok(_lock) = reg.lock() {
-        reg.clear(&entry);
+        reg.clear_own(&entry);
     }
     process::exit_now(0);
 }
@@ -520,7 +528,7 @@ pub fn stop(reg: &Registry, id: u32) -> Result<bool> {
         }
     }
     let _lock = reg.lock()?;
-    reg.clear(&e);
+    reg.clear_own(&e);
     Ok(true)
 }
 

@@ -238,6 +238,17 @@ impl Registry {
         }
     }
 
+    /// `clear`, unless number N was swept and handed to a new context meanwhile:
+    /// then what is on disk is the new context's, and is left alone. Call with the
+    /// lock held.
+    pub fn clear_own(&self, e: &Entry) {
+        match self.read(e.id) {
+            Some(cur) if cur.keeper != e.keeper || cur.keeper_start != e.keeper_start || cur.init != e.init => {}
+            // Swept already, and not reused: clear the rest (idempotent).
+            _ => self.clear(e),
+        }
+    }
+
     /// Remove everything of context `e`: its processes, namespace mounts, cgroups and
     /// registry entry. Idempotent; call with the lock held.
     pub fn clear(&self, e: &Entry) {
