@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # vsbox benchmarks, side by side with the tools users would pick instead.
 # Usage: scripts/bench.sh [SECTION...]   (default: every section)
-# Sections: size start reducecap ctx enter
+# Sections: size start reducecap ctx enter chbind vserver ps
+# (chbind, vserver and ps run scripts/bench-chbind.sh, scripts/bench-vserver.sh and
+# scripts/bench-ps.sh, which can also be run on their own.)
 # Needs root, hyperfine and the anchors (busybox-static, util-linux, bubblewrap).
 # Builds the release binary first. Results go to stdout and to $OUT (default /tmp/vsbox-bench).
 set -euo pipefail
@@ -11,7 +13,7 @@ SHARED=${SHARED:-../shared/bench}
 mkdir -p "$OUT"
 cargo build --release -q
 V=$PWD/target/x86_64-unknown-linux-gnu/release/vsbox
-sections=("$@"); [ ${#sections[@]} -gt 0 ] || sections=(size start reducecap ctx enter)
+sections=("$@"); [ ${#sections[@]} -gt 0 ] || sections=(size start reducecap ctx enter chbind vserver ps)
 
 # hyperfine -N over NAME=CMD pairs; prints median, min and the ratio to the first.
 compare() {
@@ -45,10 +47,13 @@ for s in "${sections[@]}"; do
   enter)
     echo "== join: chcontext --ctx N --silent /bin/true"
     export VSBOX_RUNDIR=$OUT/run VSBOX_CGROUP=vsbox-bench
-    n=$("$V" chcontext --disconnect -- sleep 900 | awk '/New security context is/ {print $5}')
+    n=$("$V" chcontext --disconnect -- sh -c 'exec sleep 900 </dev/null >/dev/null 2>&1' | awk '/New security context is/ {print $5}')
     trap '"$V" vkill --ctx "$n" -s KILL 2>/dev/null || true' EXIT
     bash "$SHARED/enter_latency.sh" -r $((RUNS/2)) -o "$OUT/enter" "vsbox=$V chcontext --silent --ctx $n -- /bin/true"
     ;;
+  chbind) VSBOX=$V bash scripts/bench-chbind.sh ;;
+  vserver) bash scripts/bench-vserver.sh "$V" ;;
+  ps) bash scripts/bench-ps.sh "$V" ;;
   *) echo "unknown section $s" >&2; exit 2 ;;
   esac
 done
