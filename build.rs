@@ -16,6 +16,13 @@ fn main() {
     println!("cargo:rerun-if-changed={}", applets_dir.display());
     println!("cargo:rerun-if-changed={}", conf.display());
 
+    // Release binaries abort on panic and never unwind: drop the unwind tables.
+    let no_eh = Path::new(&root).join("config/release-no-eh-frame.ld");
+    println!("cargo:rerun-if-changed={}", no_eh.display());
+    if env::var("PROFILE").as_deref() == Ok("release") {
+        println!("cargo:rustc-link-arg-bins=-Wl,-T,{}", no_eh.display());
+    }
+
     let off = read_selection(&conf);
     let mut files: Vec<_> = fs::read_dir(&applets_dir)
         .expect("applets/ is missing")
