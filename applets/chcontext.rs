@@ -120,7 +120,7 @@ fn run(o: Opts) -> Result<i32, i32> {
     if let Some(n) = ctx {
         if reg.find(n).is_some() {
             if o.hostname.is_some() || o.domainname.is_some() {
-                return Err(fail("--hostname and --domainname name a new context; context {n} exists already"));
+                return Err(fail(format_args!("--hostname and --domainname name a new context; context {n} exists already")));
             }
             if !o.silent {
                 println!("New security context is {n}");

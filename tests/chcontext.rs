@@ -379,3 +379,13 @@ fn stale_entries_from_another_boot_or_a_reused_pid_are_cleared() {
     live.kill().unwrap();
     live.wait().unwrap();
 }
+
+#[test]
+fn hostname_on_a_join_is_refused_naming_the_context() {
+    root!();
+    let w = World::new("joinname");
+    let n = w.start_sleeper(&[]);
+    let o = w.run(&["chcontext", "--ctx", &n.to_string(), "--hostname", "x", "--", "true"]);
+    assert_eq!(o.status.code(), Some(255));
+    assert_eq!(stderr(&o), format!("chcontext: --hostname and --domainname name a new context; context {n} exists already\n"));
+}
