@@ -91,24 +91,5 @@ pub fn main(args: &[String]) -> i32 {
         cli::error("vserver-stat", "cannot format the output");
         return FAIL;
     }
-    match write_stdout(out.as_bytes()) {
-        Ok(()) | Err(rustix::io::Errno::PIPE) => 0,
-        Err(e) => {
-            cli::error("vserver-stat", format_args!("cannot write the output: {}", vsbox::sys::ErrnoText(e)));
-            FAIL
-        }
-    }
-}
-
-/// All of `b` to stdout.
-fn write_stdout(mut b: &[u8]) -> Result<(), rustix::io::Errno> {
-    while !b.is_empty() {
-        match rustix::io::write(rustix::stdio::stdout(), b) {
-            Ok(0) => return Err(rustix::io::Errno::IO),
-            Ok(n) => b = &b[n..],
-            Err(rustix::io::Errno::INTR) => {}
-            Err(e) => return Err(e),
-        }
-    }
-    Ok(())
+    cli::write_out("vserver-stat", out.as_bytes(), FAIL)
 }

@@ -82,3 +82,21 @@ pub fn parse_ctx(applet: &str, word: &str) -> Result<u32, i32> {
         }
     }
 }
+
+/// Write a whole listing to stdout in as few write(2)s as it takes. A reader that
+/// went away (`| head`) is not an error; any other failure is one line and `code`.
+pub fn write_out(applet: &str, mut b: &[u8], code: i32) -> i32 {
+    use rustix::io::Errno;
+    while !b.is_empty() {
+        match rustix::io::write(rustix::stdio::stdout(), b).and_then(|n| if n == 0 { Err(Errno::IO) } else { Ok(n) }) {
+            Ok(n) => b = &b[n..],
+            Err(Errno::INTR) => {}
+            Err(Errno::PIPE) => return 0,
+            Err(e) => {
+                error(applet, format_args!("cannot write the output: {}", vsbox::sys::ErrnoText(e)));
+                return code;
+            }
+        }
+    }
+    0
+}

@@ -166,7 +166,7 @@ fn walk_once(dir: &CString, out: &mut Vec<(u32, u32)>) -> core::result::Result<(
         let mut path: heapless::String<24> = heapless::String::new();
         let _ = fmt::Write::write_fmt(&mut path, format_args!("{ctx}/cgroup.procs\0"));
         let Ok(procs) = core::ffi::CStr::from_bytes_with_nul(path.as_bytes()) else { continue };
-        match read_pids_at(&parent, procs, |pid| out.push((pid, ctx))) {
+        match crate::sys::procscan::read_pids_at(rustix::fd::AsFd::as_fd(&parent), procs, &mut |pid| out.push((pid, ctx))) {
             Ok(()) => {}
             // Removed meanwhile: no members.
             Err(Errno::NOENT | Errno::NODEV) => continue,
@@ -188,33 +188,6 @@ fn walk_once(dir: &CString, out: &mut Vec<(u32, u32)>) -> core::result::Result<(
     Ok(())
 }
 
-/// `f(pid)` for each pid of the `cgroup.procs` file at `path` below `dir`, read in
-/// chunks (a number may straddle two reads).
-fn read_pids_at<D: rustix::fd::AsFd>(dir: D, path: &core::ffi::CStr, mut f: impl FnMut(u32)) -> core::result::Result<(), Errno> {
-    use rustix::fs::{self, Mode, OFlags};
-    let fd = fs::openat(dir, path, OFlags::RDONLY | OFlags::CLOEXEC, Mode::empty())?;
-    let mut buf = [0u8; 4096];
-    let mut num: Option<u32> = None;
-    loop {
-        let n = match rustix::io::read(&fd, &mut buf) {
-            Ok(0) => break,
-            Ok(n) => n,
-            Err(Errno::INTR) => continue,
-            Err(e) => return Err(e),
-        };
-        for &b in &buf[..n] {
-            if b.is_ascii_digit() {
-                num = Some(num.unwrap_or(0).saturating_mul(10).saturating_add(u32::from(b - b'0')));
-            } else if let Some(pid) = num.take() {
-                f(pid);
-            }
-        }
-    }
-    if let Some(pid) = num {
-        f(pid);
-    }
-    Ok(())
-}
 
 /// The pids in context `ctx`'s cgroup2 directory below `parent` and in any cgroup
 /// beneath it, sorted; none when it does not exist. No listing of the parent.
@@ -222,7 +195,7 @@ fn read_ctx(parent: &str, ctx: u32) -> Result<Vec<u32>> {
     let dir = format!("{parent}/{ctx}");
     let mut pids = Vec::new();
     let procs = CString::new(format!("{dir}/cgroup.procs")).map_err(|_| Error::new("read a context's cgroups", Errno::INVAL))?;
-    match read_pids_at(rustix::fs::CWD, &procs, |p| pids.push(p)) {
+    match crate::sys::procscan::read_pids_at(rustix::fs::CWD, &procs, &mut |p| pids.push(p)) {
         Ok(()) => {}
         Err(Errno::NOENT | Errno::NODEV) => return Ok(pids),
         Err(e) => return Err(Error::new("read a context's cgroup.procs", e)),

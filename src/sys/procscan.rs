@@ -409,10 +409,15 @@ fn for_each_subdir(dir: BorrowedFd<'_>, mut f: impl FnMut(&[u8], BorrowedFd<'_>)
     Ok(())
 }
 
-/// The pids of one cgroup's `cgroup.procs`, read in chunks (a number may straddle
-/// two reads).
+/// The pids of one cgroup's `cgroup.procs`.
 fn cgroup_procs(dir: BorrowedFd<'_>, f: &mut dyn FnMut(u32)) -> core::result::Result<(), Errno> {
-    let fd = fs::openat(dir, c"cgroup.procs", OFlags::RDONLY | OFlags::CLOEXEC, Mode::empty())?;
+    read_pids_at(dir, c"cgroup.procs", f)
+}
+
+/// `f(pid)` for each pid of the pid-list file (`cgroup.procs` and the like) at
+/// `path` below `dir`, read in chunks (a number may straddle two reads).
+pub fn read_pids_at(dir: BorrowedFd<'_>, path: &CStr, f: &mut dyn FnMut(u32)) -> core::result::Result<(), Errno> {
+    let fd = fs::openat(dir, path, OFlags::RDONLY | OFlags::CLOEXEC, Mode::empty())?;
     let mut buf = [0u8; 4096];
     let mut num: Option<u32> = None;
     loop {
