@@ -15,14 +15,8 @@ pub struct Applet {
 
 include!(concat!(env!("OUT_DIR"), "/applets.rs"));
 
-unsafe extern "C" {
-    static mut environ: *mut *mut u8;
-}
-
 fn main() {
-    // SAFETY: called first, before anything can change `environ`, so it still points
-    // at the exec-time environment block that the auxiliary vector follows.
-    unsafe { rustix::param::init(environ) };
+    vsbox::sys::process::init_auxv();
     let args: Vec<String> = std::env::args_os().map(|a| a.to_string_lossy().into_owned()).collect();
     let code = dispatch(&args);
     let _ = std::io::stdout().flush();

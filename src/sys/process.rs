@@ -36,3 +36,18 @@ pub fn exit_now(code: i32) -> ! {
     #[allow(clippy::empty_loop)]
     loop {}
 }
+
+unsafe extern "C" {
+    /// The C runtime's pointer to the environment block (the process image's, as
+    /// execve laid it out, until something calls setenv).
+    static mut environ: *mut *mut u8;
+}
+
+/// Hand rustix the auxiliary vector (page size, clock ticks, the vDSO) from the
+/// exec-time stack, so nothing needs /proc (static-build.md, gotcha a4). Call it
+/// first thing in `main`, before anything can change the environment.
+pub fn init_auxv() {
+    // SAFETY: at program start `environ` still points at the environment block that
+    // execve placed on the stack, which the auxiliary vector directly follows.
+    unsafe { rustix::param::init(environ) };
+}
