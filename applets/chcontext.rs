@@ -59,14 +59,7 @@ struct Opts {
 }
 
 pub fn main(args: &[String]) -> i32 {
-    let o: Opts = match cli::parse(args, FAIL) {
-        Ok(o) => o,
-        Err(code) => return code,
-    };
-    match run(o) {
-        Ok(code) => code,
-        Err(code) => code,
-    }
+    cli::main_with::<Opts>(args, FAIL, run)
 }
 
 fn fail(msg: impl std::fmt::Display) -> i32 {

@@ -288,12 +288,9 @@ impl Vs {
             );
         }
         let profile = self.profile(None);
-        let conf = match self.load_conf(profile.as_deref()) {
+        let (conf, lock) = match self.load_conf_holding(profile.as_deref(), lock) {
             Ok(c) => c,
-            Err(code) => {
-                self.release(lock);
-                return code;
-            }
+            Err(code) => return code,
         };
         self.boot(lock, &conf, None)
     }
@@ -477,6 +474,17 @@ impl Vs {
         }
     }
 
+    /// `load_conf` while holding the vserver's lock, which goes when the conf fails.
+    fn load_conf_holding(&self, profile: Option<&str>, lock: VsLock) -> Result<(VserverConf, VsLock), i32> {
+        match self.load_conf(profile) {
+            Ok(c) => Ok((c, lock)),
+            Err(code) => {
+                self.release(lock);
+                Err(code)
+            }
+        }
+    }
+
     /// Unlock after a start that made nothing: the lock file goes too unless a
     /// state file (of a crashed vserver, for stop to clear) is there.
     fn release(&self, lock: VsLock) {
@@ -653,12 +661,9 @@ impl Vs {
             return self.join(&e, user, argv, how == "enter");
         }
         let profile = self.profile(None);
-        let conf = match self.load_conf(profile.as_deref()) {
+        let (conf, lock) = match self.load_conf_holding(profile.as_deref(), lock) {
             Ok(c) => c,
-            Err(code) => {
-                self.release(lock);
-                return code;
-            }
+            Err(code) => return code,
         };
         self.boot(lock, &conf, Some((argv, user)))
     }

@@ -31,6 +31,15 @@ pub fn parse<T: argh::FromArgs>(args: &[String], usage_code: i32) -> Result<T, i
     }
 }
 
+/// An applet's whole life with argh: parse `args` (usage errors exit `usage_code`),
+/// then `run`, whose `Err` is an exit status too (its message already printed).
+pub fn main_with<T: argh::FromArgs>(args: &[String], usage_code: i32, run: impl FnOnce(T) -> Result<i32, i32>) -> i32 {
+    match parse(args, usage_code) {
+        Ok(o) => run(o).unwrap_or_else(|code| code),
+        Err(code) => code,
+    }
+}
+
 /// The environment as `KEY=VALUE` byte strings, for exec.
 pub fn environment() -> Vec<Vec<u8>> {
     use std::os::unix::ffi::OsStrExt;
