@@ -111,7 +111,7 @@ fn run(o: Opts) -> Result<i32, i32> {
 
     let reg = Registry::new(cli::settings());
     if let Some(n) = ctx {
-        if reg.find(n).is_some() {
+        if let Some(e) = reg.find(n) {
             if o.hostname.is_some() || o.domainname.is_some() {
                 return Err(fail(format_args!("--hostname and --domainname name a new context; context {n} exists already")));
             }
@@ -119,7 +119,7 @@ fn run(o: Opts) -> Result<i32, i32> {
                 println!("New security context is {n}");
             }
             let _ = std::io::stdout().flush();
-            return context::enter(&reg, n, remove, flags, None, &o.command, &env).map_err(|e| {
+            return context::enter(&reg, &e, remove, flags, None, &o.command, &env).map_err(|e| {
                 if e.what == "execute the command" {
                     fail(format_args!("cannot execute '{}': {}", o.command[0], vsbox::sys::ErrnoText(e.errno)))
                 } else {

@@ -103,11 +103,21 @@ fn joining_lands_in_the_same_namespaces_and_cgroups() {
     for line in got.lines().skip(4) {
         assert!(line.ends_with(":/"), "{line}");
     }
-    // From the host: a joined process sits in the init's cgroups.
-    let o = w.run(&["chcontext", "--silent", "--ctx", &n.to_string(), "--", "sleep", "0.5"]);
-    assert!(o.status.success());
+    // From the host: a joined process sits in the init's cgroups, in every hierarchy
+    // (the join takes the directories from the registry entry).
     let v2 = std::fs::read_to_string(format!("/proc/{init}/cgroup")).unwrap();
     assert!(v2.lines().any(|l| l.starts_with("0::") && l.ends_with(&format!("/{}/{n}", w.cgroup))), "{v2}");
+    let procs = |p: &String| std::fs::read_to_string(format!("{p}/{n}/cgroup.procs")).unwrap().lines().count();
+    let before: Vec<usize> = w.cgroup_parents().iter().map(procs).collect();
+    assert!(before.iter().all(|&c| c == 2), "the init and its sleep: {before:?}");
+    let mut joiner = w.cmd();
+    joiner.args(["chcontext", "--silent", "--ctx", &n.to_string(), "--", "sleep", "1"]);
+    let mut joiner = joiner.spawn().unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(400));
+    let during: Vec<usize> = w.cgroup_parents().iter().map(procs).collect();
+    assert!(joiner.wait().unwrap().success());
+    // chcontext itself joins first, then forks the command: two more everywhere.
+    assert!(during.iter().all(|&c| c == 4), "{during:?}");
 }
 
 #[test]
@@ -388,4 +398,38 @@ fn hostname_on_a_join_is_refused_naming_the_context() {
     let o = w.run(&["chcontext", "--ctx", &n.to_string(), "--hostname", "x", "--", "true"]);
     assert_eq!(o.status.code(), Some(255));
     assert_eq!(stderr(&o), format!("chcontext: --hostname and --domainname name a new context; context {n} exists already\n"));
+}
+
+#[test]
+fn the_registry_is_a_private_tmpfs_while_contexts_live() {
+    root!();
+    let w = World::new("regfs");
+    let n = w.start_sleeper(&[]);
+    let registry = format!("{}/ctx", w.rundir.display());
+    let mi = std::fs::read_to_string("/proc/self/mountinfo").unwrap();
+    let line = mi.lines().find(|l| l.split(' ').nth(4) == Some(registry.as_str())).expect("the registry is a mount");
+    assert!(line.contains(" - tmpfs "), "{line}");
+    assert!(!line.contains("shared:"), "private: {line}");
+    // Inside, neither the registry nor any handle is reachable.
+    let o = w.run(&["chcontext", "--silent", "--ctx", &n.to_string(), "--", "sh", "-c", &format!("ls {registry}")]);
+    assert_eq!(stdout(&o), "", "{}", stderr(&o));
+    kill(w.pid_of(n, "init"), 9);
+    assert!(w.wait_clean().is_empty(), "{:?}", w.leftovers());
+    // The parents stay, as /lxc or machine.slice do; the world removes them.
+    assert!(w.cgroup_parents().iter().all(|p| std::path::Path::new(p).is_dir()));
+}
+
+#[test]
+fn the_command_gets_the_invokers_signal_dispositions() {
+    root!();
+    let w = World::new("sigs");
+    // An ignored SIGHUP (nohup) passes through; SIGPIPE, which vsbox ignores for
+    // itself, is back to its default.
+    let script = format!("trap '' HUP; exec {BIN} chcontext --silent -- grep SigIgn /proc/self/status");
+    let o = w.cmd_raw("sh").args(["-c", &script]).output().unwrap();
+    assert!(o.status.success(), "{}", stderr(&o));
+    let out = stdout(&o);
+    let mask = u64::from_str_radix(out.trim().trim_start_matches("SigIgn:").trim(), 16).unwrap();
+    assert_eq!(mask & 1, 1, "SIGHUP still ignored: {out}");
+    assert_eq!(mask & (1 << 12), 0, "SIGPIPE default: {out}");
 }

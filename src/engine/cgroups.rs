@@ -95,6 +95,11 @@ mod tests {
 }
 
 impl CgroupSet {
+    /// The directories, as a registry entry records them (`Entry::cgroups`).
+    pub fn paths(&self) -> Vec<String> {
+        self.dirs.iter().map(|d| d.path.clone()).collect()
+    }
+
     /// The set for context `n` under `parents` (nothing is created).
     pub fn of(parents: &[CgroupDir], n: u32) -> CgroupSet {
         CgroupSet {
@@ -105,25 +110,33 @@ impl CgroupSet {
         }
     }
 
-    /// Make the directories. A leftover from a context that died uncleanly is
-    /// reused when empty. On failure, what was made is removed again.
+    /// Make the directories; the parents (`<parent>` in each hierarchy) only when
+    /// they are missing, since they stay, as /lxc or machine.slice do. A leftover
+    /// from a context that died uncleanly is reused when empty. On failure, what was
+    /// made is removed again.
     pub fn create(&self) -> Result<()> {
+        let mkdir = |p: &str| match rustix::fs::mkdir(p, rustix::fs::Mode::from_raw_mode(0o755)) {
+            Ok(()) | Err(Errno::EXIST) => Ok(()),
+            Err(e) => Err(e),
+        };
         for (i, d) in self.dirs.iter().enumerate() {
             let parent = &d.path[..d.path.rfind('/').unwrap_or(0)];
-            let r = file::mkdir_p(parent, 0o755).and_then(|()| match rustix::fs::mkdir(d.path.as_str(), rustix::fs::Mode::from_raw_mode(0o755)) {
-                Ok(()) | Err(Errno::EXIST) => Ok(()),
-                Err(e) => Err(e),
-            });
+            let r = match mkdir(&d.path) {
+                Err(Errno::NOENT) => file::mkdir_p(parent, 0o755).and_then(|()| {
+                    if d.hierarchy.v2 {
+                        // Let the contexts' own controllers work on pure-v2 hosts;
+                        // where the parent does not offer them this fails harmlessly.
+                        let _ = cgroup::write(parent, "cgroup.subtree_control", b"+pids +memory +cpu");
+                    }
+                    mkdir(&d.path)
+                }),
+                r => r,
+            };
             if let Err(e) = r {
                 for done in &self.dirs[..i] {
                     let _ = cgroup::remove(&done.path);
                 }
                 return Err(Error::new("create the context's cgroup", e));
-            }
-            if d.hierarchy.v2 {
-                // Let the context's own controllers work on pure-v2 hosts; where the
-                // parent does not offer them this fails harmlessly.
-                let _ = cgroup::write(parent, "cgroup.subtree_control", b"+pids +memory +cpu");
             }
         }
         Ok(())
@@ -206,7 +219,7 @@ impl CgroupSet {
     }
 
     /// Remove the directories, waiting a little for killed processes to be reaped
-    /// (a cgroup with members cannot go). Then the parent too, when it is empty.
+    /// (a cgroup with members cannot go). The parents stay.
     pub fn remove(&self) -> Result<()> {
         let mut last = Ok(());
         for d in &self.dirs {
@@ -223,10 +236,6 @@ impl CgroupSet {
                         break;
                     }
                 }
-            }
-            if let Some(i) = d.path.rfind('/') {
-                // Only succeeds when no other context is left under the parent.
-                let _ = rustix::fs::rmdir(&d.path[..i]);
             }
         }
         last

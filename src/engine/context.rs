@@ -63,8 +63,10 @@ pub fn create<A: AsRef<[u8]>, E: AsRef<[u8]>>(
     }
     // Made from inside a restricted context (`chbind --ip X chcontext …`): the new
     // context gets that ipv4root too, or a narrower one, never a wider one.
+    // One mount scan for the whole creation: the keeper makes the cgroups below these.
+    let parents = cgroups::parents(&reg.settings.cgroup_parent, &reg.settings.rundir)?;
     let inherited;
-    let spec = match current(reg).and_then(|n| reg.find(n)).filter(|e| !e.ips.is_empty()) {
+    let spec = match current_in(&parents).and_then(|n| reg.find(n)).filter(|e| !e.ips.is_empty()) {
         Some(outer) => {
             let outer_root = IpRoot::parse_rendered(&outer.ips);
             let mut s = spec.clone();
@@ -86,7 +88,7 @@ pub fn create<A: AsRef<[u8]>, E: AsRef<[u8]>>(
     match process::fork()? {
         Forked::Child => {
             drop(status_r);
-            keeper(reg, spec, argv, envp, on_id, status_w)
+            keeper(reg, spec, &parents, argv, envp, on_id, status_w)
         }
         Forked::Parent(_keeper) => {
             drop(status_w);
@@ -98,10 +100,13 @@ pub fn create<A: AsRef<[u8]>, E: AsRef<[u8]>>(
 }
 
 /// The caller's side: read the setup's messages, forward signals to the init.
+/// Detached, it returns once the command runs and the context is registered (so a
+/// `chcontext --ctx N` right after finds it complete).
 fn wait_for_status(status: &OwnedFd, detached: bool) -> Result<Outcome> {
     let sfd = signal::signalfd(FORWARDED)?;
     let mut init: Option<Pid> = None;
     let mut id = 0;
+    let (mut running, mut registered) = (false, false);
     loop {
         let mut fds = [
             rustix::event::PollFd::new(status, rustix::event::PollFlags::IN),
@@ -126,13 +131,18 @@ fn wait_for_status(status: &OwnedFd, detached: bool) -> Result<Outcome> {
         match wire::recv(status) {
             Some(Msg::Id(n)) => id = n,
             Some(Msg::Init(p)) => init = Pid::from_raw(p),
-            Some(Msg::Running) if detached => return Ok(Outcome::Detached(id)),
-            Some(Msg::Running) => {}
+            Some(Msg::Running) => running = true,
+            Some(Msg::Registered) => registered = true,
+            // Detached, a command that ended at once still counts as started.
+            Some(Msg::Status(_)) if detached => return Ok(Outcome::Detached(id)),
             Some(Msg::Status(c)) => return Ok(Outcome::Exited(c)),
             Some(m @ Msg::Failed(..)) => return Err(m.error().unwrap_or(Error::new("set up the context", Errno::IO))),
             None => {
                 return Err(Error::new(Stage::Lost.what(), Errno::IO));
             }
+        }
+        if detached && running && registered {
+            return Ok(Outcome::Detached(id));
         }
     }
 }
@@ -141,6 +151,7 @@ fn wait_for_status(status: &OwnedFd, detached: bool) -> Result<Outcome> {
 fn keeper<A: AsRef<[u8]>, E: AsRef<[u8]>>(
     reg: &Registry,
     spec: &ContextSpec,
+    parents: &[cgroups::CgroupDir],
     argv: &[A],
     envp: &[E],
     on_id: &mut dyn FnMut(u32),
@@ -158,14 +169,18 @@ fn keeper<A: AsRef<[u8]>, E: AsRef<[u8]>>(
     // Reserve a number and make the cgroups, under the registry lock.
     let lock = reg.lock().unwrap_or_else(|e| fail(Stage::Registry, e.errno));
     reg.sweep();
+    if let Err(e) = reg.ensure_mount() {
+        fail(Stage::Registry, e.errno);
+    }
     let id = reg.reserve(spec.id).unwrap_or_else(|e| fail(Stage::Registry, e.errno));
     let me = rustix::process::getpid().as_raw_nonzero().get();
+    let set = CgroupSet::of(parents, id);
     let mut entry = Entry {
         id,
         name: spec.name.clone().unwrap_or_default(),
         init: 0,
         start: 0,
-        boot: registry::boot_id(),
+        boot: String::from(reg.boot()),
         keeper: me,
         keeper_start: registry::start_time(me).unwrap_or(0),
         flags: spec.flags,
@@ -173,6 +188,7 @@ fn keeper<A: AsRef<[u8]>, E: AsRef<[u8]>>(
         namespaces: 0,
         ips: spec.ipv4root.as_ref().filter(|r| !r.is_unrestricted()).map(|r| r.render()).unwrap_or_default(),
         rlimits: String::new(),
+        cgroups: set.paths(),
     };
     if spec.flags.has(Flags::ULIMIT) {
         entry.rlimits = Rlimit::render(&if spec.rlimits.is_empty() { Rlimit::snapshot() } else { spec.rlimits.clone() });
@@ -192,13 +208,6 @@ fn keeper<A: AsRef<[u8]>, E: AsRef<[u8]>>(
     if let Err(e) = reg.write(&entry) {
         undo(Stage::Registry, e.errno, &entry);
     }
-    if let Err(e) = reg.ensure_rundir_mount() {
-        undo(Stage::Registry, e.errno, &entry);
-    }
-    let set = match cgroups::parents(&reg.settings.cgroup_parent, &reg.settings.rundir) {
-        Ok(p) => CgroupSet::of(&p, id),
-        Err(e) => undo(Stage::Cgroups, e.errno, &entry),
-    };
     if let Err(e) = set.create() {
         undo(Stage::Cgroups, e.errno, &entry);
     }
@@ -220,23 +229,20 @@ fn keeper<A: AsRef<[u8]>, E: AsRef<[u8]>>(
 
     // The context's first process, born in the cgroup2 directory.
     let v2 = set.v2().and_then(|d| rustix::fs::open(d, OFlags::PATH | OFlags::DIRECTORY | OFlags::CLOEXEC, Mode::empty()).ok());
-    let (go_r, go_w) = pipe().unwrap_or_else(|e| undo_later(Stage::Clone, e.errno, &entry));
     let (ready_r, ready_w) = pipe().unwrap_or_else(|e| undo_later(Stage::Clone, e.errno, &entry));
     let mut nsf = NsFlags::PID.union(NsFlags::MNT).union(NsFlags::UTS).union(NsFlags::IPC);
     if spec.own_net {
         nsf = nsf.union(NsFlags::NET);
     }
-    let (pid, in_cgroup) = match ns::spawn_in_new(nsf, v2.as_ref().map(|f| f.as_fd())) {
-        Ok(Spawned::Child) => {
-            drop(go_w);
+    let pid = match ns::spawn_in_new(nsf, v2.as_ref().map(|f| f.as_fd())) {
+        Ok(Spawned::Child { in_cgroup }) => {
             drop(ready_r);
             drop(v2);
-            context_init(reg, spec, argv, envp, go_r, ready_w, status)
+            context_init(reg, spec, &set, in_cgroup, argv, envp, ready_w, status)
         }
-        Ok(Spawned::Parent { pid, in_cgroup, .. }) => (pid, in_cgroup),
+        Ok(Spawned::Parent { pid, .. }) => pid,
         Err(e) => undo_later(Stage::Clone, e.errno, &entry),
     };
-    drop(go_r);
     drop(ready_w);
     drop(v2);
     init::stdio_to_null();
@@ -246,28 +252,28 @@ fn keeper<A: AsRef<[u8]>, E: AsRef<[u8]>>(
         let _ = rustix::process::waitpid(Some(pid), WaitOptions::empty());
         undo_later(st, e, entry)
     };
-    if let Err(e) = set.join(pid.as_raw_nonzero().get(), !in_cgroup) {
-        kill_and_undo(Stage::JoinCgroups, e.errno, &entry);
-    }
-    wire::go(&go_w);
-    // The init says when its namespaces (the cgroup one included) are complete.
+    // The init says when its cgroups and namespaces (the cgroup one included) are
+    // complete; it starts the command then, while the handles are recorded here.
     match wire::recv(&ready_r) {
         Some(Msg::Running) => {}
         Some(Msg::Failed(st, e)) => kill_and_undo(st, e, &entry),
         _ => kill_and_undo(Stage::Lost, Errno::IO, &entry),
     }
     let all = nsf.union(NsFlags::CGROUP).0;
-    if let Err(e) = reg.bind_namespaces(id, pid.as_raw_nonzero().get(), all) {
-        kill_and_undo(Stage::Handles, e.errno, &entry);
+    match reg.bind_namespaces(id, pid.as_raw_nonzero().get(), all) {
+        Ok(()) => {
+            entry.init = pid.as_raw_nonzero().get();
+            entry.start = registry::start_time(entry.init).unwrap_or(0);
+            entry.namespaces = all;
+            if let Err(e) = reg.write(&entry) {
+                kill_and_undo(Stage::Registry, e.errno, &entry);
+            }
+            wire::send(&status, Msg::Registered);
+        }
+        // A command that ended at once took the init along: nothing to record.
+        Err(_) if ended(pid) => {}
+        Err(e) => kill_and_undo(Stage::Handles, e.errno, &entry),
     }
-    entry.init = pid.as_raw_nonzero().get();
-    entry.start = registry::start_time(entry.init).unwrap_or(0);
-    entry.namespaces = all;
-    if let Err(e) = reg.write(&entry) {
-        kill_and_undo(Stage::Registry, e.errno, &entry);
-    }
-    wire::go(&go_w);
-    drop(go_w);
 
     // With fakeinit the init is the command: its end is the status, and an exec
     // that worked shows as the end of the check pipe the init holds open.
@@ -296,27 +302,32 @@ fn keeper<A: AsRef<[u8]>, E: AsRef<[u8]>>(
 }
 
 /// The context's first process, inside its new namespaces. Never returns.
+#[allow(clippy::too_many_arguments)]
 fn context_init<A: AsRef<[u8]>, E: AsRef<[u8]>>(
     reg: &Registry,
     spec: &ContextSpec,
+    set: &CgroupSet,
+    in_cgroup: bool,
     argv: &[A],
     envp: &[E],
-    go: OwnedFd,
     ready: OwnedFd,
     status: OwnedFd,
 ) -> ! {
-    if !wire::wait_go(&go) {
-        process::exit_now(1);
-    }
     let fail = |st: Stage, e: Errno| -> ! {
         wire::send(&ready, Msg::Failed(st, e));
         process::exit_now(1);
     };
+    // First of all, into the other hierarchies (it was born in the cgroup2 one):
+    // it joins them itself, which spares the keeper a round trip. "0" is the
+    // writer, whatever pid namespace it is in.
+    if let Err(e) = set.join(0, !in_cgroup) {
+        fail(Stage::JoinCgroups, e.errno);
+    }
     // Rooted at the context's cgroups, now that every hierarchy was joined.
     if let Err(e) = ns::unshare(NsFlags::CGROUP, "unshare the cgroup namespace") {
         fail(Stage::CgroupNs, e.errno);
     }
-    if let Err(e) = rootfs::prepare(spec.root.as_deref(), &reg.settings.rundir, spec.flags.has(Flags::HIDEINFO)) {
+    if let Err(e) = rootfs::prepare(spec.root.as_deref(), &reg.entries_dir(), spec.flags.has(Flags::HIDEINFO)) {
         fail(Stage::Mounts, e.errno);
     }
     if let Some(h) = &spec.hostname {
@@ -338,10 +349,6 @@ fn context_init<A: AsRef<[u8]>, E: AsRef<[u8]>>(
         }
     }
     wire::send(&ready, Msg::Running);
-    if !wire::wait_go(&go) {
-        process::exit_now(1);
-    }
-    drop(go);
     let cmd = Command { argv, envp, remove: spec.remove, flags: spec.flags, user: spec.user.as_ref() };
     if spec.flags.has(Flags::FAKEINIT) {
         drop(status);
@@ -349,6 +356,12 @@ fn context_init<A: AsRef<[u8]>, E: AsRef<[u8]>>(
     }
     drop(ready);
     init::run(&cmd, status)
+}
+
+/// Whether the child `pid` has exited (it stays unreaped).
+fn ended(pid: Pid) -> bool {
+    use rustix::process::{waitid, WaitId, WaitIdOptions};
+    matches!(waitid(WaitId::Pid(pid), WaitIdOptions::EXITED | WaitIdOptions::NOHANG | WaitIdOptions::NOWAIT), Ok(Some(_)))
 }
 
 fn apply_limits(set: &CgroupSet, spec: &ContextSpec) -> Result<()> {
@@ -411,18 +424,19 @@ fn std_fd(fd: i32) -> rustix::fd::BorrowedFd<'static> {
     }
 }
 
-/// Join context `id` and run `argv` there with the context's ceiling plus
-/// `extra_remove`. Returns the command's status.
+/// Join the context of entry `e` (as `Registry::find` returned it) and run `argv`
+/// there with the context's ceiling plus `extra_remove`. Returns the command's
+/// status.
 pub fn enter<A: AsRef<[u8]>, E: AsRef<[u8]>>(
     reg: &Registry,
-    id: u32,
+    e: &Entry,
     extra_remove: CapSet,
     extra_flags: Flags,
     user: Option<&User>,
     argv: &[A],
     envp: &[E],
 ) -> Result<i32> {
-    let e = reg.find(id).ok_or(Error::new("join the context: it does not exist (see vserver-stat)", Errno::SRCH))?;
+    let id = e.id;
     if e.flags.has(Flags::PRIVATE) {
         return Err(Error::new("join the context: it is private (flag private)", Errno::PERM));
     }
@@ -437,11 +451,16 @@ pub fn enter<A: AsRef<[u8]>, E: AsRef<[u8]>>(
             handles.push(file::open_read(p.as_str()).ctx("open the context's namespace handles")?);
         }
     }
-    let parents = cgroups::parents(&reg.settings.cgroup_parent, &reg.settings.rundir)?;
-    CgroupSet::of(&parents, id).join(0, true)?;
-    // Re-check: the init might have died between the lookup and the joins.
-    if !reg.alive(&e) {
-        return Err(Error::new("join the context: it ended meanwhile", Errno::SRCH));
+    // The init may die after the lookup: its cgroups are then gone (ENOENT), or
+    // the fork into its dead pid namespace fails (ENOMEM).
+    let ended = |r: Error| if matches!(r.errno, Errno::NOENT | Errno::NOMEM) { Error::new("join the context: it ended meanwhile", Errno::SRCH) } else { r };
+    if e.cgroups.is_empty() {
+        let parents = cgroups::parents(&reg.settings.cgroup_parent, &reg.settings.rundir)?;
+        CgroupSet::of(&parents, id).join(0, true).map_err(ended)?;
+    } else {
+        for dir in &e.cgroups {
+            crate::sys::cgroup::add_pid(dir, 0).ctx("join the context's cgroups").map_err(ended)?;
+        }
     }
     for h in &handles {
         ns::enter(h, "enter the context's namespaces")?;
@@ -451,7 +470,7 @@ pub fn enter<A: AsRef<[u8]>, E: AsRef<[u8]>>(
     if e.flags.has(Flags::ULIMIT) {
         apply_rlimits(&Rlimit::parse_rendered(&e.rlimits))?;
     }
-    run_and_wait(&Command { argv, envp, remove: e.remove.union(extra_remove), flags: e.flags.with(extra_flags), user })
+    run_and_wait(&Command { argv, envp, remove: e.remove.union(extra_remove), flags: e.flags.with(extra_flags), user }).map_err(ended)
 }
 
 /// Fork the command (it lands in the namespaces entered above), wait, forward.
@@ -552,7 +571,11 @@ fn attach_ipv4root(set: &CgroupSet, root: &IpRoot) -> core::result::Result<(), E
 /// The context the calling process belongs to, from its cgroup2 path (None: the
 /// host, context 0).
 pub fn current(reg: &Registry) -> Option<u32> {
-    let parents = cgroups::parents(&reg.settings.cgroup_parent, &reg.settings.rundir).ok()?;
+    current_in(&cgroups::parents(&reg.settings.cgroup_parent, &reg.settings.rundir).ok()?)
+}
+
+/// `current`, with the cgroup parents already resolved.
+fn current_in(parents: &[cgroups::CgroupDir]) -> Option<u32> {
     let v2 = parents.iter().find(|d| d.hierarchy.v2)?;
     let own = file::read_to_vec("/proc/self/cgroup").ok()?;
     let own = core::str::from_utf8(&own).ok()?;
@@ -607,16 +630,20 @@ impl core::fmt::Display for SetIpError {
 /// its cgroup has members. Returns its number.
 pub fn create_net_only(reg: &Registry, root: &IpRoot, name: &str) -> core::result::Result<u32, SetIpError> {
     let sys = SetIpError::Sys;
+    let parents = cgroups::parents(&reg.settings.cgroup_parent, &reg.settings.rundir).map_err(sys)?;
     let lock = reg.lock().map_err(sys)?;
     reg.sweep();
+    // Best effort: a network-only context has no handles to hide.
+    let _ = reg.ensure_mount();
     let id = reg.reserve(None).map_err(sys)?;
+    let set = CgroupSet::of(&parents, id);
     let me = rustix::process::getpid().as_raw_nonzero().get();
     let entry = Entry {
         id,
         name: String::from(name),
         init: me,
         start: registry::start_time(me).unwrap_or(0),
-        boot: registry::boot_id(),
+        boot: String::from(reg.boot()),
         keeper: 0,
         keeper_start: 0,
         flags: Flags::default(),
@@ -624,11 +651,10 @@ pub fn create_net_only(reg: &Registry, root: &IpRoot, name: &str) -> core::resul
         namespaces: 0,
         ips: root.render(),
         rlimits: String::new(),
+        cgroups: set.paths(),
     };
     let r = (|| {
         reg.write(&entry).map_err(sys)?;
-        let parents = cgroups::parents(&reg.settings.cgroup_parent, &reg.settings.rundir).map_err(sys)?;
-        let set = CgroupSet::of(&parents, id);
         set.create().map_err(sys)?;
         let dir = set.v2().ok_or(SetIpError::Sys(Error::new("create the network context: no cgroup2 hierarchy", Errno::NOENT)))?;
         let fd = rustix::fs::open(dir, OFlags::PATH | OFlags::DIRECTORY | OFlags::CLOEXEC, Mode::empty())

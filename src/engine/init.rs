@@ -41,7 +41,7 @@ pub struct Command<'a, A: AsRef<[u8]>, E: AsRef<[u8]>> {
 /// without forcing no_new_privs), the capability ceiling, then exec. On failure
 /// the step is reported on `report` and the process exits 127 (exec) or 126.
 pub fn become_command<A: AsRef<[u8]>, E: AsRef<[u8]>, R: AsFd>(cmd: &Command<'_, A, E>, report: R) -> ! {
-    signal::reset_all();
+    signal::reset_own();
     let _ = signal::set_mask(SigSet::EMPTY);
     let mut filter: Option<seccomp::Filter> = None;
     if cmd.flags.has(Flags::SECURE) {

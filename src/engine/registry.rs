@@ -2,7 +2,9 @@
 //!
 //! ```text
 //! lock                 flock(2)ed while numbers are handed out or entries cleared
-//! ctx/N/info           "key value" lines: ctx, name, init, start, boot, keeper, flags, remove
+//! ctx/                 a private tmpfs while any context exists (see `ensure_mount`)
+//! ctx/N/info           "key value" lines: ctx, name, init, start, boot, keeper, flags, remove,
+//!                      and one `cgroup DIR` line per hierarchy (so a join needs no mount scan)
 //! ctx/N/ns/{cgroup,ipc,uts,net,pid,mnt}   the namespaces, bind-mounted as `ip netns` does
 //! ```
 //!
@@ -46,16 +48,24 @@ pub struct Entry {
     /// With the ulimit flag: the limits every process of the context gets, joiners
     /// included (`Rlimit::render`).
     pub rlimits: String,
+    /// Its cgroup directories, one per hierarchy, as they were made.
+    pub cgroups: Vec<String>,
 }
 
 impl Entry {
     pub fn render(&self) -> String {
         let mut flags = String::new();
         self.flags.write_names(&mut flags);
-        format!(
+        let mut text = format!(
             "ctx {}\nname {}\ninit {}\nstart {}\nboot {}\nkeeper {}\nkeeper_start {}\nflags {}\nremove {:#x}\nnamespaces {:#x}\nips {}\nrlimits {}\n",
             self.id, self.name, self.init, self.start, self.boot, self.keeper, self.keeper_start, flags, self.remove.0, self.namespaces, self.ips, self.rlimits
-        )
+        );
+        for dir in &self.cgroups {
+            text.push_str("cgroup ");
+            text.push_str(dir);
+            text.push('\n');
+        }
+        text
     }
 
     pub fn parse(text: &str) -> Entry {
@@ -76,6 +86,7 @@ impl Entry {
                 "namespaces" => e.namespaces = hex(v),
                 "ips" => e.ips = v.to_string(),
                 "rlimits" => e.rlimits = v.to_string(),
+                "cgroup" => e.cgroups.push(v.to_string()),
                 _ => {}
             }
         }
@@ -108,6 +119,8 @@ pub fn start_time(pid: i32) -> Option<u64> {
 /// The registry of one run directory.
 pub struct Registry {
     pub settings: Settings,
+    /// This boot's id, read once: every liveness check compares against it.
+    boot: String,
 }
 
 /// Held while the registry is locked; unlocks on drop.
@@ -115,7 +128,17 @@ pub struct Lock(#[allow(dead_code)] OwnedFd);
 
 impl Registry {
     pub fn new(settings: Settings) -> Registry {
-        Registry { settings }
+        Registry { settings, boot: boot_id() }
+    }
+
+    /// This boot's id (see `boot_id`), for new entries.
+    pub fn boot(&self) -> &str {
+        &self.boot
+    }
+
+    /// The directory holding the entries (a mount point while contexts exist).
+    pub fn entries_dir(&self) -> String {
+        format!("{}/ctx", self.settings.rundir)
     }
 
     pub fn ctx_dir(&self, n: u32) -> String {
@@ -124,8 +147,7 @@ impl Registry {
 
     /// Take the registry lock (creating the run directory on first use).
     pub fn lock(&self) -> Result<Lock> {
-        let dir = format!("{}/ctx", self.settings.rundir);
-        file::mkdir_p(&dir, 0o700).ctx("create the registry directory")?;
+        file::mkdir_p(&self.entries_dir(), 0o700).ctx("create the registry directory")?;
         let fd = fs::open(
             format!("{}/lock", self.settings.rundir).as_str(),
             OFlags::RDWR | OFlags::CREATE | OFlags::CLOEXEC,
@@ -139,8 +161,7 @@ impl Registry {
     /// The context numbers with an entry (live or not), ascending.
     pub fn ids(&self) -> Vec<u32> {
         let mut ids = Vec::new();
-        let dir = format!("{}/ctx", self.settings.rundir);
-        let Ok(fd) = file::open_read(dir.as_str()) else { return ids };
+        let Ok(fd) = file::open_read(self.entries_dir().as_str()) else { return ids };
         let Ok(mut d) = fs::Dir::read_from(&fd) else { return ids };
         while let Some(Ok(ent)) = d.next() {
             if let Some(n) = ent.file_name().to_str().ok().and_then(|s| s.parse::<u32>().ok()) {
@@ -165,7 +186,7 @@ impl Registry {
     /// Whether an entry describes something that still exists: its init (or, while
     /// it is being set up, its keeper) runs, with the recorded start time, in this boot.
     pub fn alive(&self, e: &Entry) -> bool {
-        if e.boot != boot_id() {
+        if e.boot != self.boot {
             return false;
         }
         if e.namespaces == 0 && e.init > 0 {
@@ -268,33 +289,37 @@ impl Registry {
         let _ = fs::unlink(format!("{dir}/.info.tmp").as_str());
         let _ = fs::rmdir(dir.as_str());
         if self.ids().is_empty() {
-            self.release_rundir_mount();
+            self.release_mount();
         }
     }
 
-    /// The run directory is bind-mounted onto itself (private) while contexts exist,
-    /// so a new context can drop every other context's namespace handles from its
-    /// copy of the mount table with one detach.
-    pub fn ensure_rundir_mount(&self) -> Result<()> {
-        let rd = &self.settings.rundir;
-        if self.rundir_is_mount() {
+    /// While contexts exist, `ctx/` is a private mount: a new context drops every
+    /// other context's namespace handles from its copy of the mount table with one
+    /// detach. It is a tmpfs, so entries never touch a disk (/run may sit on one,
+    /// as on this project's machines); the lock file stays outside, so the lock is
+    /// the same file before and after the mount. When live entries are already
+    /// there (network-only contexts made without the privilege to mount), the
+    /// directory is bound onto itself instead, hiding nothing. Call with the lock
+    /// held, after `sweep`.
+    pub fn ensure_mount(&self) -> Result<()> {
+        let dir = self.entries_dir();
+        if file::is_mount_root(&dir) {
             return Ok(());
         }
-        mount::bind(rd, rd, false, "bind the registry directory onto itself")?;
-        rustix::mount::mount_change(rd.as_str(), rustix::mount::MountPropagationFlags::PRIVATE)
-            .ctx("make the registry mount private")
-    }
-
-    fn release_rundir_mount(&self) {
-        if self.rundir_is_mount() {
-            let _ = mount::unmount_detach(&self.settings.rundir);
+        if self.ids().is_empty() {
+            let flags = rustix::mount::MountFlags::NOSUID | rustix::mount::MountFlags::NODEV | rustix::mount::MountFlags::NOEXEC;
+            mount::mount_fs("tmpfs", &dir, flags, "mode=0700", "mount the registry's tmpfs")?;
+        } else {
+            mount::bind(&dir, &dir, false, "bind the registry directory onto itself")?;
         }
+        rustix::mount::mount_change(dir.as_str(), rustix::mount::MountPropagationFlags::PRIVATE).ctx("make the registry mount private")
     }
 
-    fn rundir_is_mount(&self) -> bool {
-        let Ok(text) = file::read_to_vec("/proc/self/mountinfo") else { return false };
-        let text = core::str::from_utf8(&text).unwrap_or("");
-        text.lines().any(|l| l.split(' ').nth(4) == Some(self.settings.rundir.as_str()))
+    fn release_mount(&self) {
+        let dir = self.entries_dir();
+        if file::is_mount_root(&dir) {
+            let _ = mount::unmount_detach(&dir);
+        }
     }
 
     /// Bind the namespaces of `pid` into entry N.

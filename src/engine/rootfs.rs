@@ -37,11 +37,11 @@ const HOST_ONLY: [&str; 10] = [
 ];
 
 /// Set up the context's mount namespace. `root` is the vserver tree (None keeps
-/// the host tree); `rundir` is the registry to drop.
-pub fn prepare(root: Option<&str>, rundir: &str, hideinfo: bool) -> Result<()> {
+/// the host tree); `registry` is the registry's mount, to drop.
+pub fn prepare(root: Option<&str>, registry: &str, hideinfo: bool) -> Result<()> {
     mount::make_private_recursive("/")?;
     // Other contexts' namespace handles must not be reachable from inside.
-    let _ = mount::unmount_detach(rundir);
+    let _ = mount::unmount_detach(registry);
     let base = match root {
         Some(r) => {
             mount::bind(r, r, true, "bind the vserver root onto itself")?;

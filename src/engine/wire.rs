@@ -75,6 +75,8 @@ pub enum Msg {
     Init(i32),
     /// The command was executed.
     Running,
+    /// The keeper recorded the context (handles and init) in the registry.
+    Registered,
     /// The command ended; its status as a shell reports it (128+signal if killed).
     Status(i32),
     /// A step failed.
@@ -87,6 +89,7 @@ impl Msg {
             Msg::Id(n) => (b'N', 0, n as i32),
             Msg::Init(p) => (b'C', 0, p),
             Msg::Running => (b'X', 0, 0),
+            Msg::Registered => (b'R', 0, 0),
             Msg::Status(s) => (b'S', 0, s),
             Msg::Failed(st, e) => (b'E', st as u8, e.raw_os_error()),
         };
@@ -100,6 +103,7 @@ impl Msg {
             b'N' => Msg::Id(v as u32),
             b'C' => Msg::Init(v),
             b'X' => Msg::Running,
+            b'R' => Msg::Registered,
             b'S' => Msg::Status(v),
             b'E' => Msg::Failed(Stage::from_u8(b[1]), Errno::from_raw_os_error(v)),
             _ => return None,
@@ -129,17 +133,6 @@ pub fn recv<F: AsFd>(fd: F) -> Option<Msg> {
     }
 }
 
-/// A one-byte go-ahead between setup steps.
-pub fn go<F: AsFd>(fd: F) {
-    let _ = file::write_fd(fd, b"g");
-}
-
-/// Wait for the go-ahead; false if the other side vanished.
-pub fn wait_go<F: AsFd>(fd: F) -> bool {
-    let mut b = [0u8; 1];
-    matches!(file::read_fd_into(fd, &mut b), Ok(1))
-}
-
 /// A wait status as a shell reports it: the exit code, or 128 + the signal.
 pub fn shell_status(raw: i32) -> i32 {
     let raw = raw as u32;
@@ -153,7 +146,7 @@ mod tests {
 
     #[test]
     fn messages_round_trip() {
-        for m in [Msg::Id(49152), Msg::Init(1234), Msg::Running, Msg::Status(130), Msg::Failed(Stage::Mounts, Errno::PERM)] {
+        for m in [Msg::Id(49152), Msg::Init(1234), Msg::Running, Msg::Registered, Msg::Status(130), Msg::Failed(Stage::Mounts, Errno::PERM)] {
             assert_eq!(Msg::decode(m.encode()), Some(m));
         }
         assert_eq!(Msg::decode(*b"Zxxxxxxx"), None);

@@ -117,3 +117,17 @@ pub fn mkdir_p(path: &str, mode: u32) -> core::result::Result<(), Errno> {
 pub fn exists(path: &str) -> bool {
     fs::access(path, fs::Access::EXISTS).is_ok()
 }
+
+/// Whether `path` is the root of a mount (a bind mount onto itself included), from
+/// one statx; kernels before 5.8 lack the attribute and get a mountinfo scan.
+pub fn is_mount_root(path: &str) -> bool {
+    use rustix::fs::{statx, AtFlags, StatxAttributes, StatxFlags, CWD};
+    if let Ok(st) = statx(CWD, path, AtFlags::SYMLINK_NOFOLLOW, StatxFlags::BASIC_STATS) {
+        if st.stx_attributes_mask.contains(StatxAttributes::MOUNT_ROOT) {
+            return st.stx_attributes.contains(StatxAttributes::MOUNT_ROOT);
+        }
+    }
+    let Ok(text) = read_to_vec("/proc/self/mountinfo") else { return false };
+    let text = core::str::from_utf8(&text).unwrap_or("");
+    text.lines().any(|l| l.split(' ').nth(4) == Some(path))
+}

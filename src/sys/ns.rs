@@ -63,14 +63,15 @@ struct CloneArgs {
 /// has clone3) a pidfd and whether the child was born in the requested cgroup.
 pub enum Spawned {
     Parent { pid: Pid, pidfd: Option<OwnedFd>, in_cgroup: bool },
-    Child,
+    /// In the child: whether it was born in the requested cgroup.
+    Child { in_cgroup: bool },
 }
 
 /// fork(2) into new namespaces, like clone3(CLONE_NEW*…) with a copy of the caller's
 /// stack. With `cgroup` the child is born in that cgroup2 directory
 /// (CLONE_INTO_CGROUP), so nothing it ever does escapes the cgroup's BPF programs
-/// and limits. Kernels without clone3 get clone(2); the caller must then move the
-/// child into the cgroup itself before releasing it (`in_cgroup == false`).
+/// and limits. Kernels without clone3 get clone(2); the child must then move
+/// itself into the cgroup first (`in_cgroup == false`).
 pub fn spawn_in_new(ns: NsFlags, cgroup: Option<BorrowedFd<'_>>) -> Result<Spawned> {
     let mut pidfd: i32 = -1;
     let mut args = CloneArgs {
@@ -88,7 +89,7 @@ pub fn spawn_in_new(ns: NsFlags, cgroup: Option<BorrowedFd<'_>>) -> Result<Spawn
     // the call.
     let r = unsafe { raw::syscall3(__NR_clone3, &args as *const CloneArgs as usize, core::mem::size_of::<CloneArgs>(), 0) };
     match raw::check(r) {
-        Ok(0) => return Ok(Spawned::Child),
+        Ok(0) => return Ok(Spawned::Child { in_cgroup: cgroup.is_some() }),
         Ok(pid) => {
             // SAFETY: the kernel stored a fresh pidfd that nothing else owns.
             let pidfd = (pidfd >= 0).then(|| unsafe { OwnedFd::from_raw_fd(pidfd) });
@@ -102,7 +103,7 @@ pub fn spawn_in_new(ns: NsFlags, cgroup: Option<BorrowedFd<'_>>) -> Result<Spawn
     // only add namespaces and no pointer arguments are passed.
     let r = unsafe { raw::syscall4(__NR_clone, ns.0 as usize | SIGCHLD as usize, 0, 0, 0) };
     match raw::check(r).ctx("create the context's first process (clone)")? {
-        0 => Ok(Spawned::Child),
+        0 => Ok(Spawned::Child { in_cgroup: false }),
         pid => Ok(Spawned::Parent {
             pid: Pid::from_raw(pid as i32).ok_or(Error::new("clone returned no pid", Errno::INVAL))?,
             pidfd: None,

@@ -120,14 +120,13 @@ pub fn ignore(sig: i32) -> Result<()> {
     set_disposition(sig, SIG_IGN)
 }
 
-/// Back to the default action for every catchable signal, as a fresh program
-/// expects; ignored dispositions would otherwise survive exec.
-pub fn reset_all() {
-    for sig in 1..=64 {
-        if sig != SIGKILL && sig != 19 {
-            let _ = set_disposition(sig, SIG_DFL);
-        }
-    }
+/// Undo what vsbox itself changed before a command runs: SIGPIPE, which the Rust
+/// runtime and the init ignore, would otherwise stay ignored across exec. Every
+/// other disposition is the invoker's and passes through, as with nsenter or
+/// unshare (`nohup chcontext …` keeps SIGHUP ignored). Handlers need no reset:
+/// exec resets them.
+pub fn reset_own() {
+    let _ = set_disposition(SIGPIPE, SIG_DFL);
 }
 
 /// The raw descriptor number, for poll sets.

@@ -97,7 +97,12 @@ impl World {
     }
 
     pub fn cmd(&self) -> Command {
-        let mut c = Command::new(BIN);
+        self.cmd_raw(BIN)
+    }
+
+    /// Another program, with this world's environment.
+    pub fn cmd_raw(&self, program: &str) -> Command {
+        let mut c = Command::new(program);
         c.env("VSBOX_RUNDIR", &self.rundir).env("VSBOX_CGROUP", &self.cgroup).stdin(Stdio::null());
         c
     }
@@ -259,7 +264,9 @@ impl World {
         let mine = |l: &String| l == &format!("registry entry {keep}") || l.ends_with(&format!("/{keep}")) || l.contains(&format!("/ctx/{keep}/"));
         for _ in 0..100 {
             let l: Vec<String> = self.leftovers().into_iter().filter(|l| !mine(l)).collect();
-            if l.is_empty() || l.iter().all(|m| m.starts_with("mount") && m.ends_with(self.rundir.to_str().unwrap())) {
+            // The registry's own tmpfs stays while the kept context lives.
+            let registry = format!("{}/ctx", self.rundir.display());
+            if l.is_empty() || l.iter().all(|m| m.starts_with("mount") && m.ends_with(&registry)) {
                 return Vec::new();
             }
             std::thread::sleep(std::time::Duration::from_millis(50));
