@@ -84,95 +84,23 @@ pub fn create<A: AsRef<[u8]>, E: AsRef<[u8]>>(
         None => spec,
     };
     let old_mask = signal::set_mask(FORWARDED)?;
-    let (status_r, status_w) = pipe()?;
-    match process::fork()? {
-        Forked::Child => {
-            drop(status_r);
-            keeper(reg, spec, &parents, argv, envp, on_id, status_w)
-        }
-        Forked::Parent(_keeper) => {
-            drop(status_w);
-            let r = wait_for_status(&status_r, spec.disconnect);
-            let _ = signal::set_mask(old_mask);
-            r
-        }
-    }
+    let r = create_here(reg, spec, &parents, argv, envp, on_id);
+    let _ = signal::set_mask(old_mask);
+    r
 }
 
-/// The caller's side: read the setup's messages, forward signals to the init.
-/// Detached, it returns once the command runs and the context is registered (so a
-/// `chcontext --ctx N` right after finds it complete).
-fn wait_for_status(status: &OwnedFd, detached: bool) -> Result<Outcome> {
-    let sfd = signal::signalfd(FORWARDED)?;
-    let mut init: Option<Pid> = None;
-    let mut id = 0;
-    let (mut running, mut registered) = (false, false);
-    loop {
-        let mut fds = [
-            rustix::event::PollFd::new(status, rustix::event::PollFlags::IN),
-            rustix::event::PollFd::new(&sfd, rustix::event::PollFlags::IN),
-        ];
-        match rustix::event::poll(&mut fds, None) {
-            Ok(_) | Err(Errno::INTR) => {}
-            Err(e) => return Err(Error::new("wait for the context", e)),
-        }
-        if !fds[1].revents().is_empty() {
-            if let Ok(sig) = signal::read_signal(&sfd) {
-                if sig.code != signal::SI_KERNEL {
-                    if let (Some(pid), Some(s)) = (init, Signal::from_named_raw(sig.signo)) {
-                        let _ = rustix::process::kill_process(pid, s);
-                    }
-                }
-            }
-        }
-        if fds[0].revents().is_empty() {
-            continue;
-        }
-        match wire::recv(status) {
-            Some(Msg::Id(n)) => id = n,
-            Some(Msg::Init(p)) => init = Pid::from_raw(p),
-            Some(Msg::Running) => running = true,
-            Some(Msg::Registered) => registered = true,
-            // Detached, a command that ended at once still counts as started.
-            Some(Msg::Status(_)) if detached => return Ok(Outcome::Detached(id)),
-            Some(Msg::Status(c)) => return Ok(Outcome::Exited(c)),
-            Some(m @ Msg::Failed(..)) => return Err(m.error().unwrap_or(Error::new("set up the context", Errno::IO))),
-            None => {
-                return Err(Error::new(Stage::Lost.what(), Errno::IO));
-            }
-        }
-        if detached && running && registered {
-            return Ok(Outcome::Detached(id));
-        }
-    }
+/// A setup step's failure, as the caller reports it.
+fn failed(st: Stage, e: Errno) -> Error {
+    Error::new(st.what(), e)
 }
 
-/// The keeper: everything on the host side of a new context. Never returns.
-fn keeper<A: AsRef<[u8]>, E: AsRef<[u8]>>(
-    reg: &Registry,
-    spec: &ContextSpec,
-    parents: &[cgroups::CgroupDir],
-    argv: &[A],
-    envp: &[E],
-    on_id: &mut dyn FnMut(u32),
-    status: OwnedFd,
-) -> ! {
-    let _ = signal::ignore(signal::SIGPIPE);
-    let fail = |st: Stage, e: Errno| -> ! {
-        wire::send(&status, Msg::Failed(st, e));
-        process::exit_now(1);
-    };
-    if spec.disconnect {
-        let _ = rustix::process::setsid();
-    }
-
-    // Reserve a number and make the cgroups, under the registry lock.
-    let lock = reg.lock().unwrap_or_else(|e| fail(Stage::Registry, e.errno));
+/// Reserve a number, record it and make the cgroups, under the registry lock;
+/// on failure nothing is left.
+fn reserve(reg: &Registry, spec: &ContextSpec, parents: &[cgroups::CgroupDir]) -> Result<(Entry, CgroupSet)> {
+    let _lock = reg.lock().map_err(|e| failed(Stage::Registry, e.errno))?;
     reg.sweep();
-    if let Err(e) = reg.ensure_mount() {
-        fail(Stage::Registry, e.errno);
-    }
-    let id = reg.reserve(spec.id).unwrap_or_else(|e| fail(Stage::Registry, e.errno));
+    reg.ensure_mount().map_err(|e| failed(Stage::Registry, e.errno))?;
+    let id = reg.reserve(spec.id).map_err(|e| failed(Stage::Registry, e.errno))?;
     let me = rustix::process::getpid().as_raw_nonzero().get();
     let set = CgroupSet::of(parents, id);
     let mut entry = Entry {
@@ -181,6 +109,7 @@ fn keeper<A: AsRef<[u8]>, E: AsRef<[u8]>>(
         init: 0,
         start: 0,
         boot: String::from(reg.boot()),
+        // The creator stands for the keeper until the keeper registers the init.
         keeper: me,
         keeper_start: registry::start_time(me).unwrap_or(0),
         flags: spec.flags,
@@ -193,108 +122,224 @@ fn keeper<A: AsRef<[u8]>, E: AsRef<[u8]>>(
     if spec.flags.has(Flags::ULIMIT) {
         entry.rlimits = Rlimit::render(&if spec.rlimits.is_empty() { Rlimit::snapshot() } else { spec.rlimits.clone() });
     }
-    // While the lock is held (until the cgroups exist), `undo` clears directly;
-    // afterwards `undo_later` takes the lock first.
-    let undo = |st: Stage, e: Errno, entry: &Entry| -> ! {
-        reg.clear(entry);
-        fail(st, e)
-    };
-    let undo_later = |st: Stage, e: Errno, entry: &Entry| -> ! {
-        if let Ok(_lock) = reg.lock() {
-            reg.clear_own(entry);
+    let made = (|| {
+        reg.write(&entry).map_err(|e| failed(Stage::Registry, e.errno))?;
+        set.create().map_err(|e| failed(Stage::Cgroups, e.errno))?;
+        apply_limits(&set, spec).map_err(|e| failed(Stage::Limits, e.errno))?;
+        if let Some(root) = spec.ipv4root.as_ref().filter(|r| !r.is_unrestricted()) {
+            attach_ipv4root(&set, root).map_err(|e| failed(Stage::Ipv4root, e))?;
         }
-        fail(st, e)
-    };
-    if let Err(e) = reg.write(&entry) {
-        undo(Stage::Registry, e.errno, &entry);
-    }
-    if let Err(e) = set.create() {
-        undo(Stage::Cgroups, e.errno, &entry);
-    }
-    if let Err(e) = apply_limits(&set, spec) {
-        undo(Stage::Limits, e.errno, &entry);
-    }
-    if let Some(root) = spec.ipv4root.as_ref().filter(|r| !r.is_unrestricted()) {
-        if let Err(e) = attach_ipv4root(&set, root) {
-            undo(Stage::Ipv4root, e, &entry);
+        Ok(())
+    })();
+    match made {
+        Ok(()) => Ok((entry, set)),
+        Err(e) => {
+            reg.clear(&entry);
+            Err(e)
         }
     }
-    drop(lock);
+}
 
-    wire::send(&status, Msg::Id(id));
-    on_id(id);
-    if spec.disconnect {
-        detach_stdio();
-    }
+/// The creation proper, with the forwarded signals blocked: the caller reserves
+/// the context and clones its init; a keeper forked then records the handles
+/// while the init starts the command, and clears the context when it dies.
+fn create_here<A: AsRef<[u8]>, E: AsRef<[u8]>>(
+    reg: &Registry,
+    spec: &ContextSpec,
+    parents: &[cgroups::CgroupDir],
+    argv: &[A],
+    envp: &[E],
+    on_id: &mut dyn FnMut(u32),
+) -> Result<Outcome> {
+    let (entry, set) = reserve(reg, spec, parents)?;
+    let undo = |e: Error| -> Error {
+        if let Ok(_lock) = reg.lock() {
+            reg.clear_own(&entry);
+        }
+        e
+    };
+    let (status_r, status_w) = pipe().map_err(undo)?;
+    let (ready_r, ready_w) = pipe().map_err(undo)?;
+    on_id(entry.id);
 
     // The context's first process, born in the cgroup2 directory.
     let v2 = set.v2().and_then(|d| rustix::fs::open(d, OFlags::PATH | OFlags::DIRECTORY | OFlags::CLOEXEC, Mode::empty()).ok());
-    let (ready_r, ready_w) = pipe().unwrap_or_else(|e| undo_later(Stage::Clone, e.errno, &entry));
     let mut nsf = NsFlags::PID.union(NsFlags::MNT).union(NsFlags::UTS).union(NsFlags::IPC);
     if spec.own_net {
         nsf = nsf.union(NsFlags::NET);
     }
-    let pid = match ns::spawn_in_new(nsf, v2.as_ref().map(|f| f.as_fd())) {
+    let (pid, pidfd) = match ns::spawn_in_new(nsf, v2.as_ref().map(|f| f.as_fd())) {
         Ok(Spawned::Child { in_cgroup }) => {
+            drop(status_r);
             drop(ready_r);
             drop(v2);
-            context_init(reg, spec, &set, in_cgroup, argv, envp, ready_w, status)
+            context_init(reg, spec, &set, in_cgroup, argv, envp, ready_w, status_w)
         }
-        Ok(Spawned::Parent { pid, .. }) => pid,
-        Err(e) => undo_later(Stage::Clone, e.errno, &entry),
+        Ok(Spawned::Parent { pid, pidfd, .. }) => (pid, pidfd),
+        Err(e) => return Err(undo(failed(Stage::Clone, e.errno))),
     };
     drop(ready_w);
     drop(v2);
+    let pidfd = pidfd.or_else(|| rustix::process::pidfd_open(pid, rustix::process::PidfdFlags::empty()).ok());
+    match process::fork() {
+        Ok(Forked::Child) => {
+            drop(status_r);
+            keeper(reg, spec, entry, nsf.union(NsFlags::CGROUP).0, pid, pidfd, ready_r, status_w)
+        }
+        Ok(Forked::Parent(_)) => {}
+        Err(e) => {
+            let _ = rustix::process::kill_process(pid, Signal::KILL);
+            let _ = rustix::process::waitpid(Some(pid), WaitOptions::empty());
+            return Err(undo(failed(Stage::Clone, e.errno)));
+        }
+    }
+    drop(ready_r);
+    drop(status_w);
+    let fakeinit = spec.flags.has(Flags::FAKEINIT);
+    wait_for_status(&status_r, entry.id, pid, if fakeinit { pidfd.as_ref() } else { None }, spec.disconnect)
+}
+
+/// The caller's side: read the setup's messages and forward signals to the init
+/// until the command's status is known; detached, until the command runs. Either
+/// way the keeper must have registered the context first, so a `chcontext --ctx N`
+/// right after finds it complete (and no sweep takes it for a dead one). With
+/// `reap` (fakeinit: the init is the command) the status is the init's own, read
+/// from its pidfd; the keeper says whether its exec worked.
+fn wait_for_status(status: &OwnedFd, id: u32, init: Pid, reap: Option<&OwnedFd>, detached: bool) -> Result<Outcome> {
+    use rustix::event::{poll, PollFd, PollFlags};
+    let sfd = signal::signalfd(FORWARDED)?;
+    let (mut running, mut registered, mut eof) = (false, false, false);
+    let mut code: Option<i32> = None;
+    loop {
+        let done = match (detached, code) {
+            (true, Some(_)) => true,
+            (true, None) => running && registered,
+            (false, Some(_)) if reap.is_some() => running || eof,
+            (false, Some(_)) => registered || eof,
+            (false, None) => false,
+        };
+        if done {
+            return Ok(if detached { Outcome::Detached(id) } else { Outcome::Exited(code.unwrap_or(0)) });
+        }
+        let mut fds = [
+            PollFd::new(&sfd, PollFlags::IN),
+            PollFd::new(status, if eof { PollFlags::empty() } else { PollFlags::IN }),
+            PollFd::new(reap.unwrap_or(&sfd), if reap.is_some() && code.is_none() { PollFlags::IN } else { PollFlags::empty() }),
+        ];
+        match poll(&mut fds, None) {
+            Ok(_) | Err(Errno::INTR) => {}
+            Err(e) => return Err(Error::new("wait for the context", e)),
+        }
+        if !fds[0].revents().is_empty() {
+            if let Ok(sig) = signal::read_signal(&sfd) {
+                if sig.code != signal::SI_KERNEL {
+                    if let Some(s) = Signal::from_named_raw(sig.signo) {
+                        let _ = rustix::process::kill_process(init, s);
+                    }
+                }
+            }
+        }
+        if reap.is_some() && !fds[2].revents().is_empty() {
+            code = match rustix::process::waitpid(Some(init), WaitOptions::NOHANG) {
+                Ok(Some((_, st))) => Some(wire::shell_status(st.as_raw())),
+                _ => code,
+            };
+        }
+        if fds[1].revents().is_empty() {
+            continue;
+        }
+        match wire::recv(status) {
+            Some(Msg::Running) => running = true,
+            Some(Msg::Registered) => registered = true,
+            Some(Msg::Status(c)) => code = Some(c),
+            Some(m @ Msg::Failed(..)) => return Err(m.error().unwrap_or(failed(Stage::Lost, Errno::IO))),
+            // Everyone who could write is gone: fakeinit's command still runs.
+            None if reap.is_some() => eof = true,
+            None if code.is_some() => eof = true,
+            None => return Err(failed(Stage::Lost, Errno::IO)),
+        }
+    }
+}
+
+/// The keeper: the host side of a new context, from its init's birth to its end.
+/// It records the namespace handles, then waits for the init to die and clears
+/// the context away. Nothing privileged is ever reachable from inside. Never
+/// returns.
+#[allow(clippy::too_many_arguments)]
+fn keeper(reg: &Registry, spec: &ContextSpec, mut entry: Entry, namespaces: u64, pid: Pid, pidfd: Option<OwnedFd>, ready: OwnedFd, status: OwnedFd) -> ! {
+    let _ = signal::ignore(signal::SIGPIPE);
+    // Its own session: a hangup of the caller's terminal must not take it away.
+    let _ = rustix::process::setsid();
     init::stdio_to_null();
-    wire::send(&status, Msg::Init(pid.as_raw_nonzero().get()));
+    let wait_end = |pidfd: &Option<OwnedFd>| match pidfd {
+        Some(fd) => loop {
+            let mut fds = [rustix::event::PollFd::new(fd, rustix::event::PollFlags::IN)];
+            match rustix::event::poll(&mut fds, None) {
+                Err(Errno::INTR) => continue,
+                _ => break,
+            }
+        },
+        None => {
+            let start = registry::start_time(pid.as_raw_nonzero().get());
+            while start.is_some() && registry::start_time(pid.as_raw_nonzero().get()) == start {
+                let _ = rustix::thread::nanosleep(&rustix::thread::Timespec { tv_sec: 0, tv_nsec: 50_000_000 });
+            }
+        }
+    };
     let kill_and_undo = |st: Stage, e: Errno, entry: &Entry| -> ! {
-        let _ = rustix::process::kill_process(pid, Signal::KILL);
-        let _ = rustix::process::waitpid(Some(pid), WaitOptions::empty());
-        undo_later(st, e, entry)
+        match &pidfd {
+            Some(fd) => {
+                let _ = rustix::process::pidfd_send_signal(fd, Signal::KILL);
+            }
+            None => {
+                let _ = rustix::process::kill_process(pid, Signal::KILL);
+            }
+        }
+        wait_end(&pidfd);
+        if let Ok(_lock) = reg.lock() {
+            reg.clear_own(entry);
+        }
+        wire::send(&status, Msg::Failed(st, e));
+        process::exit_now(1);
     };
     // The init says when its cgroups and namespaces (the cgroup one included) are
     // complete; it starts the command then, while the handles are recorded here.
-    match wire::recv(&ready_r) {
+    match wire::recv(&ready) {
         Some(Msg::Running) => {}
         Some(Msg::Failed(st, e)) => kill_and_undo(st, e, &entry),
         _ => kill_and_undo(Stage::Lost, Errno::IO, &entry),
     }
-    let all = nsf.union(NsFlags::CGROUP).0;
-    match reg.bind_namespaces(id, pid.as_raw_nonzero().get(), all) {
+    let raw = pid.as_raw_nonzero().get();
+    match reg.bind_namespaces(entry.id, raw, namespaces) {
         Ok(()) => {
-            entry.init = pid.as_raw_nonzero().get();
-            entry.start = registry::start_time(entry.init).unwrap_or(0);
-            entry.namespaces = all;
-            if let Err(e) = reg.write(&entry) {
+            let me = rustix::process::getpid().as_raw_nonzero().get();
+            let mut done = entry.clone();
+            done.init = raw;
+            done.start = registry::start_time(raw).unwrap_or(0);
+            done.namespaces = namespaces;
+            done.keeper = me;
+            done.keeper_start = registry::start_time(me).unwrap_or(0);
+            if let Err(e) = reg.write(&done) {
                 kill_and_undo(Stage::Registry, e.errno, &entry);
             }
-            wire::send(&status, Msg::Registered);
+            entry = done;
         }
         // A command that ended at once took the init along: nothing to record.
-        Err(_) if ended(pid) => {}
+        Err(_) if ended(&pidfd, raw) => {}
         Err(e) => kill_and_undo(Stage::Handles, e.errno, &entry),
     }
-
-    // With fakeinit the init is the command: its end is the status, and an exec
-    // that worked shows as the end of the check pipe the init holds open.
+    wire::send(&status, Msg::Registered);
+    // With fakeinit the init is the command, and an exec that worked shows as the
+    // end of the check pipe the init holds open.
     if spec.flags.has(Flags::FAKEINIT) {
-        match wire::recv(&ready_r) {
+        match wire::recv(&ready) {
             None => wire::send(&status, Msg::Running),
             Some(m) => wire::send(&status, m),
         }
     }
-    drop(ready_r);
-    let st = loop {
-        match rustix::process::waitpid(Some(pid), WaitOptions::empty()) {
-            Ok(Some((_, st))) => break wire::shell_status(st.as_raw()),
-            Err(Errno::INTR) => continue,
-            _ => break 0,
-        }
-    };
-    if spec.flags.has(Flags::FAKEINIT) {
-        wire::send(&status, Msg::Status(st));
-    }
+    drop(ready);
     drop(status);
+    wait_end(&pidfd);
     if let Ok(_lock) = reg.lock() {
         reg.clear_own(&entry);
     }
@@ -322,6 +367,11 @@ fn context_init<A: AsRef<[u8]>, E: AsRef<[u8]>>(
     // writer, whatever pid namespace it is in.
     if let Err(e) = set.join(0, !in_cgroup) {
         fail(Stage::JoinCgroups, e.errno);
+    }
+    if spec.disconnect {
+        // Detached: a session of its own, and no terminal left as stdio.
+        let _ = rustix::process::setsid();
+        detach_stdio();
     }
     // Rooted at the context's cgroups, now that every hierarchy was joined.
     if let Err(e) = ns::unshare(NsFlags::CGROUP, "unshare the cgroup namespace") {
@@ -358,10 +408,17 @@ fn context_init<A: AsRef<[u8]>, E: AsRef<[u8]>>(
     init::run(&cmd, status)
 }
 
-/// Whether the child `pid` has exited (it stays unreaped).
-fn ended(pid: Pid) -> bool {
-    use rustix::process::{waitid, WaitId, WaitIdOptions};
-    matches!(waitid(WaitId::Pid(pid), WaitIdOptions::EXITED | WaitIdOptions::NOHANG | WaitIdOptions::NOWAIT), Ok(Some(_)))
+/// Whether the init has exited or is exiting (its namespace files go before it
+/// does, so this waits up to a second for the end).
+fn ended(pidfd: &Option<OwnedFd>, pid: i32) -> bool {
+    match pidfd {
+        Some(fd) => {
+            let mut fds = [rustix::event::PollFd::new(fd, rustix::event::PollFlags::IN)];
+            let second = rustix::event::Timespec { tv_sec: 1, tv_nsec: 0 };
+            matches!(rustix::event::poll(&mut fds, Some(&second)), Ok(1))
+        }
+        None => registry::start_time(pid).is_none(),
+    }
 }
 
 fn apply_limits(set: &CgroupSet, spec: &ContextSpec) -> Result<()> {

@@ -69,10 +69,6 @@ impl Stage {
 /// One message.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Msg {
-    /// The context got this number (sent before setup goes on).
-    Id(u32),
-    /// The host pid of the context's init, for signal forwarding.
-    Init(i32),
     /// The command was executed.
     Running,
     /// The keeper recorded the context (handles and init) in the registry.
@@ -86,8 +82,6 @@ pub enum Msg {
 impl Msg {
     fn encode(self) -> [u8; 8] {
         let (tag, stage, v) = match self {
-            Msg::Id(n) => (b'N', 0, n as i32),
-            Msg::Init(p) => (b'C', 0, p),
             Msg::Running => (b'X', 0, 0),
             Msg::Registered => (b'R', 0, 0),
             Msg::Status(s) => (b'S', 0, s),
@@ -100,8 +94,6 @@ impl Msg {
     fn decode(b: [u8; 8]) -> Option<Msg> {
         let v = i32::from_le_bytes([b[4], b[5], b[6], b[7]]);
         Some(match b[0] {
-            b'N' => Msg::Id(v as u32),
-            b'C' => Msg::Init(v),
             b'X' => Msg::Running,
             b'R' => Msg::Registered,
             b'S' => Msg::Status(v),
@@ -146,7 +138,7 @@ mod tests {
 
     #[test]
     fn messages_round_trip() {
-        for m in [Msg::Id(49152), Msg::Init(1234), Msg::Running, Msg::Registered, Msg::Status(130), Msg::Failed(Stage::Mounts, Errno::PERM)] {
+        for m in [Msg::Running, Msg::Registered, Msg::Status(130), Msg::Failed(Stage::Mounts, Errno::PERM)] {
             assert_eq!(Msg::decode(m.encode()), Some(m));
         }
         assert_eq!(Msg::decode(*b"Zxxxxxxx"), None);

@@ -19,3 +19,4 @@ pub mod spawn;
 pub mod vserver;
 
 pub use error::{Context, Errno, ErrnoText, Error, Result};
+
