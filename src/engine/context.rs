@@ -2,15 +2,20 @@
 //!
 //! Creating one takes three processes:
 //!
-//! - the **caller** (the applet) waits for the command's status and forwards the
-//!   signals an admin sends it, like `unshare --fork`;
-//! - the **keeper**, forked from it, reserves the number, makes the cgroups, clones
-//!   the context's first process into them, records the namespace handles, and
-//!   stays on the host side until the context dies, to clear it away. Nothing
-//!   privileged is ever reachable from inside;
-//! - the context's **init** (PID 1 of the new pid namespace) makes the private
-//!   mounts, sets names and limits, then runs the command (see `init`), or becomes
-//!   the command itself with the fakeinit flag.
+//! - the **caller** (the applet) reserves the number, makes the cgroups and clones
+//!   the context's first process into them; then it waits for the command's status
+//!   and forwards the signals an admin sends it, like `unshare --fork`;
+//! - the context's **init** (PID 1 of the new pid namespace) joins the cgroup v1
+//!   hierarchies, makes the private mounts, sets names and limits, then runs the
+//!   command (see `init`), or becomes the command itself with the fakeinit flag;
+//! - the **keeper**, forked from the caller once the init exists, records the
+//!   namespace handles while the command starts, and stays on the host side until
+//!   the context dies, to clear it away. Nothing privileged is ever reachable from
+//!   inside.
+//!
+//! Only what a context cannot do without is on the way to the command: the
+//! handles are recorded meanwhile, and the clearing happens after the caller has
+//! its status.
 
 use alloc::format;
 use alloc::string::String;
