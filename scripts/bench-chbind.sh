@@ -45,7 +45,11 @@ int main(int argc, char **argv) {
 EOF
 cc -O2 -o "$OUT/bindloop" "$OUT/bindloop.c"
 
-cleanup() { rm -rf "$OUT/run"; }
+cleanup() {
+  sleep 0.3
+  find /sys/fs/cgroup -maxdepth 6 -type d -name "$VSBOX_CGROUP" -exec rmdir {} + 2>/dev/null || true  # the kept parents
+  rm -rf "$OUT/run"
+}
 trap cleanup EXIT
 
 for s in "${sections[@]}"; do

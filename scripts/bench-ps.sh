@@ -16,6 +16,7 @@ cleanup() {
   for n in "${CTXS[@]}"; do "$V" vkill --ctx "$n" -KILL 2>/dev/null || true; done
   CTXS=()
   for _ in $(seq 50); do [ -z "$(ls "$VSBOX_RUNDIR/ctx" 2>/dev/null)" ] && break; sleep 0.1; done
+  find /sys/fs/cgroup -maxdepth 6 -type d -name "$VSBOX_CGROUP" -exec rmdir {} + 2>/dev/null || true  # the kept parents
 }
 trap cleanup EXIT INT TERM
 

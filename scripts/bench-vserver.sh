@@ -31,10 +31,15 @@ cleanup() {
   for d in /sys/fs/cgroup/*/lxc.pivot /sys/fs/cgroup/*/lxc.payload.vsbench /sys/fs/cgroup/*/lxc.monitor.vsbench; do
     [ -d "$d" ] && rmdir "$d" 2>/dev/null || true
   done
+  sleep 0.3
+  find /sys/fs/cgroup -maxdepth 6 -type d -name "$VSBOX_CGROUP" -exec rmdir {} + 2>/dev/null || true  # the kept parents
   rm -rf "$W"
 }
 trap cleanup EXIT
 mkdir -p "$W/etc" "$W/vservers" "$W/lxc" "$OUT"
+# Alternating runs for robust ratios (see scripts/floors/paired.c).
+gcc -O2 -o "$W/paired" scripts/floors/paired.c
+PAIRED=${PAIRED:-200}
 
 tree() { # a busybox-static guest with an rc script; $2 = services to start
   local t=$1; mkdir -p "$t"/{bin,etc/init.d,etc/rc3.d,tmp,root,proc,dev,sys,var/run}
@@ -76,6 +81,9 @@ hyperfine -N --style basic -w 20 -r "$RUNS" --export-csv "$OUT/exec.csv" \
   -n lxc-attach "lxc-attach -P $W/lxc -n vsbench -- /bin/true" >"$OUT/exec.log" 2>&1 || { cat "$OUT/exec.log" >&2; exit 1; }
 awk -F, 'NR>1 {n=NR; name[n]=$1; med[n]=$4*1000; if ($1=="vserver-exec") v=$4*1000}
   END {printf "%-14s %10s %12s\n","command","median_ms","x_vserver"; for (i=2;i<=n;i++) printf "%-14s %10.3f %12.2f\n", name[i], med[i], med[i]/v}' "$OUT/exec.csv"
+echo "== the same, alternating ($PAIRED rounds)"
+"$W/paired" "$PAIRED" "vserver-exec=$V vserver bench exec /bin/true" "nsenter-a=nsenter -t $INIT -a /bin/true" \
+  "lxc-attach=lxc-attach -P $W/lxc -n vsbench -- /bin/true"
 lxc-stop -P "$W/lxc" -n vsbench -k >/dev/null 2>&1 || true
 "$V" vserver --silent bench stop >/dev/null
 
@@ -83,3 +91,8 @@ lxc-stop -P "$W/lxc" -n vsbench -k >/dev/null 2>&1 || true
 echo "== start to command on the same tree (containers_latency.sh), runs=${RUNS2:-100}"
 CAND="vserver-exec-stopped=$V vserver --silent once exec /bin/true;vserver-start=$V vserver --silent once start" \
   RUNS=${RUNS2:-100} OUT=$OUT/containers bash "$SHARED/containers_latency.sh" -R "$W/vservers/once"
+echo "== the same, alternating ($PAIRED rounds; lxc-execute with the config containers_latency.sh wrote)"
+"$W/paired" "$PAIRED" "unshare-R=unshare --fork --pid --mount --uts --ipc --mount-proc -R $W/vservers/once /bin/true" \
+  "busybox-unshare-chroot=busybox unshare -f -p -m -u -i --mount-proc busybox chroot $W/vservers/once /bin/true" \
+  "lxc-execute=lxc-execute -P $OUT/containers/lxc -n benchctx -f $OUT/containers/lxc.conf -- /bin/true" \
+  "vserver-exec-stopped=$V vserver --silent once exec /bin/true" "vserver-start=$V vserver --silent once start"

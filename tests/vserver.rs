@@ -534,3 +534,25 @@ fn a_debian_vserver_from_debootstrap() {
     assert_eq!(std::fs::read_to_string(root.join("root/sleeper.stopped")).unwrap(), "down\n", "the K script ran at stop");
     v.assert_clean();
 }
+
+#[test]
+fn a_start_that_leaves_nothing_running_is_forgotten_at_once() {
+    root!();
+    let v = Vw::new("vs-empty");
+    let t = v.tree("empty");
+    std::fs::remove_file(t.join("etc/rc3.d/S10sleeper")).unwrap();
+    v.conf("empty", "S_HOSTNAME=empty\n");
+    let state = v.w.rundir.join("vserver/empty.state");
+    // The rc runs and nothing stays: by the time start returns, the vserver is
+    // known as stopped and its state is gone (the init that exited is not taken
+    // for a live one while it waits to be reaped).
+    let o = v.vserver(&["--silent", "empty", "start"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(!state.exists(), "state forgotten when start returns");
+    assert_eq!(v.vserver(&["empty", "running"]).status.code(), Some(1));
+    // exec on the stopped vserver: a temporary context, the command's status.
+    let o = v.vserver(&["empty", "exec", "sh", "-c", "exit 7"]);
+    assert_eq!(o.status.code(), Some(7), "{}", stderr(&o));
+    assert!(!state.exists(), "state forgotten when exec returns");
+    v.assert_clean();
+}

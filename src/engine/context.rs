@@ -201,7 +201,13 @@ fn create_here<A: AsRef<[u8]>, E: AsRef<[u8]>>(
     drop(ready_r);
     drop(status_w);
     let fakeinit = spec.flags.has(Flags::FAKEINIT);
-    wait_for_status(&status_r, entry.id, pid, if fakeinit { pidfd.as_ref() } else { None }, spec.disconnect)
+    let r = wait_for_status(&status_r, entry.id, pid, if fakeinit { pidfd.as_ref() } else { None }, spec.disconnect);
+    // The init is this process's child: reap it if it has ended with the command
+    // (else the host's init will, once this process is gone).
+    if !fakeinit {
+        let _ = rustix::process::waitpid(Some(pid), WaitOptions::NOHANG);
+    }
+    r
 }
 
 /// The caller's side: read the setup's messages and forward signals to the init

@@ -102,7 +102,9 @@ pub fn boot_id() -> String {
     String::from_utf8_lossy(&buf[..n]).trim().to_string()
 }
 
-/// The start time (field 22 of /proc/PID/stat) of a live process, or None.
+/// The start time (field 22 of /proc/PID/stat) of a live process, or None. A
+/// zombie is not live: an init that has exited has ended its context, even while
+/// its parent has not reaped it yet.
 pub fn start_time(pid: i32) -> Option<u64> {
     if pid <= 0 {
         return None;
@@ -113,6 +115,9 @@ pub fn start_time(pid: i32) -> Option<u64> {
     let text = core::str::from_utf8(&buf[..n]).ok()?;
     // The command name may hold spaces and parentheses: count from the last ')'.
     let rest = &text[text.rfind(')')? + 2..];
+    if rest.starts_with(['Z', 'X']) {
+        return None;
+    }
     rest.split(' ').nth(19)?.parse().ok()
 }
 
@@ -336,5 +341,27 @@ impl Registry {
             mount::bind(&format!("/proc/{pid}/ns/{name}"), &target, false, "bind-mount a namespace handle")?;
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::sys::process::{self, Forked};
+
+    #[test]
+    fn a_zombie_has_no_start_time() {
+        let me = rustix::process::getpid().as_raw_nonzero().get();
+        assert!(start_time(me).is_some(), "a live process has one");
+        let child = match process::fork().unwrap() {
+            Forked::Child => process::exit_now(0),
+            Forked::Parent(p) => p,
+        };
+        // Wait until it has exited, without reaping it.
+        let opts = rustix::process::WaitIdOptions::EXITED | rustix::process::WaitIdOptions::NOWAIT;
+        rustix::process::waitid(rustix::process::WaitId::Pid(child), opts).unwrap();
+        assert!(file::exists(&format!("/proc/{}", child.as_raw_nonzero())), "still a zombie");
+        assert_eq!(start_time(child.as_raw_nonzero().get()), None);
+        rustix::process::waitpid(Some(child), rustix::process::WaitOptions::empty()).unwrap();
     }
 }
