@@ -555,7 +555,7 @@ impl Vs {
         flush();
         let child = match vsbox::sys::process::fork() {
             Ok(vsbox::sys::process::Forked::Child) => {
-                let code = match context::enter(&self.reg, &e, CapSet::EMPTY, Flags::default(), None, &plan.stop, &bytes(env)) {
+                let code = match context::enter(&self.reg, e, CapSet::EMPTY, Flags::default(), None, &plan.stop, &bytes(env)) {
                     Ok(c) => c,
                     Err(err) => {
                         self.warn(format_args!("cannot run {}: {err}", plan.stop.join(" ")));
@@ -689,7 +689,7 @@ impl Vs {
         }
         env.extend(extra.iter().map(|(k, v)| format!("{k}={v}")));
         flush();
-        match context::enter(&self.reg, &e, CapSet::EMPTY, Flags::default(), user.as_ref(), argv, &bytes(env)) {
+        match context::enter(&self.reg, e, CapSet::EMPTY, Flags::default(), user.as_ref(), argv, &bytes(env)) {
             Ok(code) => code,
             Err(err) if err.what == "execute the command" => {
                 self.fail_with(255, format_args!("cannot execute '{}': {}", argv[0], ErrnoText(err.errno)))

@@ -38,6 +38,7 @@ use rustix::io::{self, Errno};
 use rustix::process::Resource;
 
 use crate::sys::caps::{CapSet, parse_cap};
+use super::spec::Flags;
 use crate::sys::spawn;
 use crate::sys::ErrnoText;
 
@@ -93,7 +94,7 @@ pub struct VserverConf {
     /// S_NICE: a niceness increment for the whole vserver.
     pub nice: Option<i32>,
     /// S_FLAGS.
-    pub flags: ContextFlags,
+    pub flags: Flags,
     /// ULIMIT, as the setrlimit calls `ulimit $ULIMIT` would make, in order.
     pub ulimits: Vec<Ulimit>,
     /// PROFILE as the conf left it (it may set a default itself).
@@ -116,7 +117,7 @@ impl Default for VserverConf {
             domainname: None,
             hostname: None,
             nice: None,
-            flags: ContextFlags::EMPTY,
+            flags: Flags(0),
             ulimits: Vec::new(),
             profile: None,
         }
@@ -165,48 +166,6 @@ pub struct IpEntry {
     pub addr: [u8; 4],
     /// Its own `/mask`, as a prefix length.
     pub prefix: Option<u8>,
-}
-
-/// S_FLAGS: the context flags with their kernel values (vserver-spec §4), plus the
-/// pseudo-flag `minit`, which is never sent to a kernel.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct ContextFlags(pub u32);
-
-impl ContextFlags {
-    pub const EMPTY: ContextFlags = ContextFlags(0);
-    pub const LOCK: u32 = 1;
-    pub const SCHED: u32 = 2;
-    pub const NPROC: u32 = 4;
-    pub const PRIVATE: u32 = 8;
-    pub const FAKEINIT: u32 = 16;
-    pub const HIDEINFO: u32 = 32;
-    pub const ULIMIT: u32 = 64;
-    pub const NAMESPACE: u32 = 128;
-    /// fakeinit with /sbin/minit-start as the init.
-    pub const MINIT: u32 = 1 << 16;
-    /// The bits a kernel (or the legacy backend) understands.
-    pub const KERNEL_MASK: u32 = 0xff;
-
-    pub const NAMES: [(&'static str, u32); 9] = [
-        ("lock", Self::LOCK),
-        ("sched", Self::SCHED),
-        ("nproc", Self::NPROC),
-        ("private", Self::PRIVATE),
-        ("fakeinit", Self::FAKEINIT),
-        ("hideinfo", Self::HIDEINFO),
-        ("ulimit", Self::ULIMIT),
-        ("namespace", Self::NAMESPACE),
-        ("minit", Self::MINIT),
-    ];
-
-    /// The bit of one flag name (case-insensitive).
-    pub fn bit_of(name: &str) -> Option<u32> {
-        Self::NAMES.iter().find(|(n, _)| n.eq_ignore_ascii_case(name)).map(|&(_, b)| b)
-    }
-
-    pub const fn has(self, bit: u32) -> bool {
-        self.0 & bit != 0
-    }
 }
 
 /// Which of the two limits a `ulimit` setting changes: `-S`, `-H`, or both (neither
@@ -783,10 +742,10 @@ fn build(path: &str, vars: &Vars, text: &str, warnings: &mut Vec<Warning>) -> Re
     }
     if let Some(v) = get("S_FLAGS") {
         for word in v.split(|ch: char| ch.is_ascii_whitespace() || ch == ',').filter(|w| !w.is_empty()) {
-            let bit = ContextFlags::bit_of(word).ok_or_else(|| {
+            let f = Flags::parse_conf(word).ok_or_else(|| {
                 bad("S_FLAGS", word, "is not a flag (lock sched nproc private fakeinit hideinfo ulimit namespace minit)")
             })?;
-            c.flags.0 |= bit;
+            c.flags = c.flags.with(f);
         }
     }
     if let Some(v) = get("ULIMIT") {
@@ -843,27 +802,15 @@ fn parse_iproot(v: &str) -> Result<IpRoot, (&str, String)> {
     Ok(IpRoot::List(list))
 }
 
-/// A dotted quad of decimal numbers 0 to 255.
+/// A dotted quad, as the octets IPROOT entries keep (ipv4root's parser).
 pub fn parse_ipv4(s: &str) -> Option<[u8; 4]> {
-    let mut out = [0u8; 4];
-    let mut parts = s.split('.');
-    for slot in &mut out {
-        let p = parts.next()?;
-        if p.is_empty() || p.len() > 3 || !p.bytes().all(|b| b.is_ascii_digit()) {
-            return None;
-        }
-        *slot = p.parse().ok()?;
-    }
-    parts.next().is_none().then_some(out)
+    super::ipv4root::parse_ipv4(s).ok().map(|a| a.octets())
 }
 
-/// A netmask as a prefix length: `0`..`32`, or a dotted mask with contiguous ones.
+/// A netmask as a prefix length: `0`..`32`, or a dotted mask with contiguous ones
+/// (ipv4root's parser).
 pub fn parse_mask(s: &str) -> Option<u8> {
-    if !s.is_empty() && s.len() <= 2 && s.bytes().all(|b| b.is_ascii_digit()) {
-        return s.parse::<u8>().ok().filter(|&n| n <= 32);
-    }
-    let m = u32::from_be_bytes(parse_ipv4(s)?);
-    (m.leading_ones() + m.trailing_zeros() == 32).then(|| m.leading_ones() as u8)
+    super::ipv4root::parse_mask(s).ok().map(|m| u32::from(m).leading_ones() as u8)
 }
 
 /// What the kernel accepts as an interface name (IFNAMSIZ less the NUL).
@@ -1210,7 +1157,7 @@ mod tests {
         assert!(!c.onboot);
         assert_eq!(c.hostname.as_deref(), Some("marvin.stat.unipd.it"));
         assert_eq!((c.domainname.clone(), c.nice), (None, None));
-        assert_eq!(c.flags, ContextFlags(ContextFlags::LOCK | ContextFlags::NPROC));
+        assert_eq!(c.flags, Flags::LOCK.with(Flags::NPROC));
         assert_eq!(c.ulimits, vec![Ulimit { option: 'u', resource: Resource::Nproc, which: LimitKind::Hard, value: Some(1000) }]);
         assert_eq!(c.nproc_limit(), Some(Some(1000)));
         assert_eq!(c.caps_keep, CapSet::bit(13));
@@ -1296,7 +1243,7 @@ PROFILE=prod
         assert_eq!(c.domainname.as_deref(), Some("none"));
         assert_eq!(c.hostname.as_deref(), Some("web.example.org"));
         assert_eq!(c.nice, Some(-5));
-        assert_eq!(c.flags.0, 0xff | ContextFlags::MINIT);
+        assert_eq!(c.flags.0, 0xff | Flags::MINIT.0);
         assert_eq!(
             c.ulimits,
             vec![
@@ -1401,7 +1348,7 @@ PROFILE=prod
         )
         .unwrap();
         assert_eq!(c.hostname.as_deref(), Some("web.test"));
-        assert_eq!(c.flags.0, ContextFlags::LOCK | ContextFlags::NPROC);
+        assert_eq!(c.flags, Flags::LOCK.with(Flags::NPROC));
         assert_eq!(c.iproot, one_entry([10, 1, 2, 3], None, None));
         assert_eq!(c.profile.as_deref(), Some("test"));
         assert_eq!(c.description.as_deref(), Some("evaluated"));
@@ -1545,7 +1492,7 @@ PROFILE=prod
         assert_eq!(c.description.as_deref(), Some("vserver web"));
         assert_eq!(c.hostname.as_deref(), Some("web"));
         assert_eq!(c.iproot, one_entry([192, 0, 2, 1], None, None));
-        assert_eq!(c.flags.0, ContextFlags::LOCK | ContextFlags::NPROC);
+        assert_eq!(c.flags, Flags::LOCK.with(Flags::NPROC));
         assert_eq!(c.nproc_limit(), Some(Some(1000)));
         assert!(!c.onboot && c.caps_keep.is_empty() && c.context.is_none());
         assert!(!uses_shell_logic(&render_template("a'b $c")));

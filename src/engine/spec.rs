@@ -23,9 +23,15 @@ impl Flags {
     pub const FAKEINIT: Flags = Flags(16);
     pub const HIDEINFO: Flags = Flags(32);
     pub const ULIMIT: Flags = Flags(64);
+    /// The original's namespace flag. Every vsbox context has a private mount
+    /// namespace, so it changes nothing; S_FLAGS may name it.
+    pub const NAMESPACE: Flags = Flags(128);
     /// Not an original flag: the context was made with --secure, so everything that
     /// joins it later gets the same seccomp filter.
     pub const SECURE: Flags = Flags(1 << 16);
+    /// S_FLAGS' pseudo-flag `minit`: fakeinit with /sbin/minit-start as the init.
+    /// Never recorded for a context.
+    pub const MINIT: Flags = Flags(1 << 17);
 
     pub const NAMES: [(&'static str, Flags); 8] = [
         ("lock", Flags::LOCK),
@@ -61,6 +67,17 @@ impl Flags {
                 out.push_str(n);
                 first = false;
             }
+        }
+    }
+
+    /// One S_FLAGS word (any case): the flags `--flag` takes, plus `namespace` and
+    /// `minit`.
+    pub fn parse_conf(word: &str) -> Option<Flags> {
+        let w = word.to_ascii_lowercase();
+        match w.as_str() {
+            "namespace" => Some(Flags::NAMESPACE),
+            "minit" => Some(Flags::MINIT),
+            _ => Flags::parse(&w).filter(|f| *f != Flags::SECURE),
         }
     }
 

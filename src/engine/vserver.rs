@@ -19,7 +19,7 @@ use rustix::fs::{self, AtFlags, FileType, FlockOperation, Mode, OFlags, ResolveF
 use rustix::io::Errno;
 
 use super::cgroups::{self, CgroupSet};
-use super::conf::{ContextFlags, IpRoot as ConfIpRoot, LimitKind, VserverConf};
+use super::conf::{IpRoot as ConfIpRoot, LimitKind, VserverConf};
 use super::ipv4root::IpRoot;
 use super::registry::{Entry, Registry};
 use super::spec::{ContextSpec, Flags, Rlimit, User};
@@ -356,8 +356,9 @@ pub fn remove_of(conf: &VserverConf) -> CapSet {
 /// S_FLAGS as context flags: `minit` is fakeinit, `namespace` is what every vsbox
 /// context has anyway (a private mount namespace); a vserver is always secure.
 pub fn flags_of(conf: &VserverConf) -> Flags {
-    let mut f = Flags(conf.flags.0 & 0x7f).with(Flags::SECURE);
-    if conf.flags.has(ContextFlags::MINIT) {
+    let kept = [Flags::LOCK, Flags::SCHED, Flags::NPROC, Flags::PRIVATE, Flags::FAKEINIT, Flags::HIDEINFO, Flags::ULIMIT];
+    let mut f = kept.into_iter().filter(|k| conf.flags.has(*k)).fold(Flags::SECURE, Flags::with);
+    if conf.flags.has(Flags::MINIT) {
         f = f.with(Flags::FAKEINIT);
     }
     f
@@ -684,14 +685,14 @@ pub fn boot_plan(tree: &Tree, conf: &VserverConf) -> core::result::Result<BootPl
     let runlevel = initdefault(tree);
     let lv = format!("{runlevel}");
     let stop = rc_program(tree, "6", true).or_else(|| builtin_rc(tree, runlevel, true)).unwrap_or_default();
-    if conf.flags.has(ContextFlags::MINIT) {
+    if conf.flags.has(Flags::MINIT) {
         if !tree.is_executable("sbin/minit-start") {
             return Err(format!("S_FLAGS has minit, but {}/sbin/minit-start is missing", tree.path));
         }
         let stop = Vec::from([String::from("/sbin/minit-stop")]);
         return Ok(BootPlan { start: Vec::from([String::from("/sbin/minit-start")]), stop, runlevel, init: true });
     }
-    if conf.flags.has(ContextFlags::FAKEINIT) {
+    if conf.flags.has(Flags::FAKEINIT) {
         if !tree.is_executable("sbin/init") {
             return Err(format!("S_FLAGS has fakeinit, but {}/sbin/init is missing", tree.path));
         }
@@ -1153,7 +1154,7 @@ mod tests {
     #[test]
     fn flags_and_caps() {
         let mut c = VserverConf {
-            flags: ContextFlags(ContextFlags::LOCK | ContextFlags::NPROC | ContextFlags::MINIT | ContextFlags::NAMESPACE),
+            flags: Flags::LOCK.with(Flags::NPROC).with(Flags::MINIT).with(Flags::NAMESPACE),
             ..VserverConf::default()
         };
         let f = flags_of(&c);
