@@ -39,6 +39,7 @@ trap cleanup EXIT
 mkdir -p "$W/etc" "$W/vservers" "$W/lxc" "$OUT"
 # Alternating runs for robust ratios (see scripts/floors/paired.c).
 gcc -O2 -o "$W/paired" scripts/floors/paired.c
+gcc -O2 -static -o "$W/join_floor" scripts/floors/join_floor.c 2>/dev/null
 PAIRED=${PAIRED:-200}
 
 tree() { # a busybox-static guest with an rc script; $2 = services to start
@@ -82,7 +83,10 @@ hyperfine -N --style basic -w 20 -r "$RUNS" --export-csv "$OUT/exec.csv" \
 awk -F, 'NR>1 {n=NR; name[n]=$1; med[n]=$4*1000; if ($1=="vserver-exec") v=$4*1000}
   END {printf "%-14s %10s %12s\n","command","median_ms","x_vserver"; for (i=2;i<=n;i++) printf "%-14s %10.3f %12.2f\n", name[i], med[i], med[i]/v}' "$OUT/exec.csv"
 echo "== the same, alternating ($PAIRED rounds)"
+# floor-join: the least a join into the vserver costs (scripts/floors/join_floor.c).
+CGDIRS=$(sed -n 's/^cgroup //p' "$W/run/ctx/$CTX/info" | tr '\n' ' ')
 "$W/paired" "$PAIRED" "vserver-exec=$V vserver bench exec /bin/true" "nsenter-a=nsenter -t $INIT -a /bin/true" \
+  "floor-join=$W/join_floor $W/run/ctx/$CTX/ns $CGDIRS -- /bin/true" \
   "lxc-attach=lxc-attach -P $W/lxc -n vsbench -- /bin/true"
 lxc-stop -P "$W/lxc" -n vsbench -k >/dev/null 2>&1 || true
 "$V" vserver --silent bench stop >/dev/null
