@@ -398,6 +398,10 @@ fn hostname_on_a_join_is_refused_naming_the_context() {
     let o = w.run(&["chcontext", "--ctx", &n.to_string(), "--hostname", "x", "--", "true"]);
     assert_eq!(o.status.code(), Some(255));
     assert_eq!(stderr(&o), format!("chcontext: --hostname and --domainname name a new context; context {n} exists already\n"));
+    // A command that cannot be found is named as such on a join too.
+    let o = w.run(&["chcontext", "--silent", "--ctx", &n.to_string(), "--", "vsbox-no-such-command"]);
+    assert_eq!(o.status.code(), Some(255));
+    assert!(stderr(&o).starts_with("chcontext: cannot execute 'vsbox-no-such-command': No such file or directory"), "{}", stderr(&o));
 }
 
 #[test]

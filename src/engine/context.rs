@@ -66,10 +66,10 @@ pub fn create<A: AsRef<[u8]>, E: AsRef<[u8]>>(
     if spec.id == Some(SPECTATOR) {
         return Err(Error::new("create context 1: it is the spectator, which cannot be created", Errno::INVAL));
     }
+    // One mount scan for the whole creation: the cgroups are made below these.
+    let parents = cgroups::parents(&reg.settings.cgroup_parent, &reg.settings.rundir)?;
     // Made from inside a restricted context (`chbind --ip X chcontext …`): the new
     // context gets that ipv4root too, or a narrower one, never a wider one.
-    // One mount scan for the whole creation: the keeper makes the cgroups below these.
-    let parents = cgroups::parents(&reg.settings.cgroup_parent, &reg.settings.rundir)?;
     let inherited;
     let spec = match current_in(&parents).and_then(|n| reg.find(n)).filter(|e| !e.ips.is_empty()) {
         Some(outer) => {
@@ -521,13 +521,13 @@ pub fn enter<A: AsRef<[u8]>, E: AsRef<[u8]>>(
     }
     // The init may die after the lookup: its cgroups are then gone (ENOENT), or
     // the fork into its dead pid namespace fails (ENOMEM).
-    let ended = |r: Error| if matches!(r.errno, Errno::NOENT | Errno::NOMEM) { Error::new("join the context: it ended meanwhile", Errno::SRCH) } else { r };
+    let ended = |errno: Errno| move |r: Error| if r.errno == errno && r.what != Stage::Exec.what() { Error::new("join the context: it ended meanwhile", Errno::SRCH) } else { r };
     if e.cgroups.is_empty() {
         let parents = cgroups::parents(&reg.settings.cgroup_parent, &reg.settings.rundir)?;
-        CgroupSet::of(&parents, id).join(0, true).map_err(ended)?;
+        CgroupSet::of(&parents, id).join(0, true).map_err(ended(Errno::NOENT))?;
     } else {
         for dir in &e.cgroups {
-            crate::sys::cgroup::add_pid(dir, 0).ctx("join the context's cgroups").map_err(ended)?;
+            crate::sys::cgroup::add_pid(dir, 0).ctx("join the context's cgroups").map_err(ended(Errno::NOENT))?;
         }
     }
     for h in &handles {
@@ -538,7 +538,7 @@ pub fn enter<A: AsRef<[u8]>, E: AsRef<[u8]>>(
     if e.flags.has(Flags::ULIMIT) {
         apply_rlimits(&Rlimit::parse_rendered(&e.rlimits))?;
     }
-    run_and_wait(&Command { argv, envp, remove: e.remove.union(extra_remove), flags: e.flags.with(extra_flags), user }).map_err(ended)
+    run_and_wait(&Command { argv, envp, remove: e.remove.union(extra_remove), flags: e.flags.with(extra_flags), user }).map_err(ended(Errno::NOMEM))
 }
 
 /// Fork the command (it lands in the namespaces entered above), wait, forward.
