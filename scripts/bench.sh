@@ -19,7 +19,7 @@ V=$PWD/target/x86_64-unknown-linux-gnu/release/vsbox
 export VSBOX_RUNDIR=${VSBOX_RUNDIR:-$OUT/run} VSBOX_CGROUP=${VSBOX_CGROUP:-vsbox-bench-$$}
 FLOORS=$OUT/floors
 mkdir -p "$FLOORS"
-for f in ctx_floor join_floor paired; do gcc -O2 -static -o "$FLOORS/$f" "scripts/floors/$f.c" 2>/dev/null; done
+for f in ns_floor ctx_floor join_floor paired; do gcc -O2 -static -o "$FLOORS/$f" "scripts/floors/$f.c" 2>/dev/null; done
 # The cgroup directories of context N, the cgroup2 one first (from its registry entry).
 ctx_dirs() {
   local v2; v2=$(awk '$9 == "cgroup2" {print $5; exit}' /proc/self/mountinfo)
@@ -84,7 +84,8 @@ for s in "${sections[@]}"; do
     init=$(sed -n 's/^init //p' "$VSBOX_RUNDIR/ctx/$n/info")
     echo "== paired, new context ($((RUNS/3)) rounds)"
     "$FLOORS/paired" $((RUNS/3)) "busybox-unshare=busybox unshare -f -p -m -u -i --mount-proc /bin/true" \
-      "floor-ctx=$FLOORS/ctx_floor $parents -- /bin/true" "vsbox=$V chcontext --silent -- /bin/true"
+      "floor-ns=$FLOORS/ns_floor /bin/true" "floor-ctx=$FLOORS/ctx_floor $parents -- /bin/true" \
+      "vsbox=$V chcontext --silent -- /bin/true"
     echo "== paired, join ($((RUNS/3)) rounds)"
     "$FLOORS/paired" $((RUNS/3)) "busybox-nsenter=busybox nsenter -t $init -m -u -p -i /bin/true" \
       "floor-join=$FLOORS/join_floor $VSBOX_RUNDIR/ctx/$n/ns $(ctx_dirs "$n") -- /bin/true" \
