@@ -437,3 +437,25 @@ fn the_command_gets_the_invokers_signal_dispositions() {
     assert_eq!(mask & 1, 1, "SIGHUP still ignored: {out}");
     assert_eq!(mask & (1 << 12), 0, "SIGPIPE default: {out}");
 }
+
+#[test]
+fn signals_to_chcontext_reach_the_command() {
+    root!();
+    let w = World::new("fwd");
+    // chcontext passes SIGTERM to the context's init, which passes it to the command.
+    let mut c = w.cmd();
+    c.args(["chcontext", "--silent", "--", "sh", "-c", "trap 'kill $!; echo got TERM; exit 7' TERM; echo ready; sleep 5 >/dev/null & wait"])
+        .stdout(std::process::Stdio::piped());
+    let mut child = c.spawn().unwrap();
+    let mut out = child.stdout.take().unwrap();
+    let mut first = [0u8; 6];
+    std::io::Read::read_exact(&mut out, &mut first).unwrap();
+    assert_eq!(&first, b"ready\n");
+    kill(child.id() as i32, 15);
+    let st = child.wait().unwrap();
+    let mut rest = String::new();
+    std::io::Read::read_to_string(&mut out, &mut rest).unwrap();
+    assert_eq!(st.code(), Some(7), "the command's own exit: {rest}");
+    assert_eq!(rest, "got TERM\n");
+    assert!(w.wait_clean().is_empty(), "{:?}", w.leftovers());
+}
