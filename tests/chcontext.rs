@@ -132,10 +132,13 @@ fn twenty_parallel_allocations_get_twenty_numbers() {
         })
         .collect();
     let mut seen = HashSet::new();
+    let mut all = Vec::new();
     for h in handles {
         let o = h.join().unwrap();
         assert!(o.status.success(), "{}", stderr(&o));
-        assert!(seen.insert(ctx_number(&stdout(&o))), "duplicate number");
+        let n = ctx_number(&stdout(&o));
+        all.push(n);
+        assert!(seen.insert(n), "duplicate number {n} (so far {all:?}; registry {:?})", w.ids());
     }
     assert_eq!(seen.len(), 20);
     assert_eq!(w.ids().len(), 20);

@@ -213,7 +213,25 @@ impl Registry {
 
     /// A live entry by number.
     pub fn find(&self, n: u32) -> Option<Entry> {
-        self.read(n).filter(|e| self.alive(e))
+        self.judge(n).and_then(|(e, alive)| alive.then_some(e))
+    }
+
+    /// Entry N as it stands, and whether it is alive. An entry that looks dead is
+    /// read again before the verdict: while a context is set up, its creator
+    /// stands for it until the keeper has recorded the init, and the creator may
+    /// exit right after, between a read and the liveness check.
+    fn judge(&self, n: u32) -> Option<(Entry, bool)> {
+        let mut e = self.read(n)?;
+        loop {
+            if self.alive(&e) {
+                return Some((e, true));
+            }
+            let again = self.read(n)?;
+            if again == e {
+                return Some((e, false));
+            }
+            e = again;
+        }
     }
 
     /// A live entry by name.
@@ -254,9 +272,9 @@ impl Registry {
     /// Clear every stale entry. Call with the lock held.
     pub fn sweep(&self) {
         for n in self.ids() {
-            match self.read(n) {
-                Some(e) if self.alive(&e) => {}
-                Some(e) => self.clear(&e),
+            match self.judge(n) {
+                Some((_, true)) => {}
+                Some((e, false)) => self.clear(&e),
                 // A directory without info: a reservation whose creator died before
                 // writing it (creators write it at once), or garbage.
                 None => self.clear(&Entry { id: n, ..Entry::default() }),
