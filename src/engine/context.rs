@@ -321,20 +321,32 @@ fn keeper(reg: &Registry, spec: &ContextSpec, mut entry: Entry, namespaces: u64,
         _ => kill_and_undo(Stage::Lost, Errno::IO, &entry),
     }
     let raw = pid.as_raw_nonzero().get();
-    match reg.bind_namespaces(entry.id, raw, namespaces) {
-        Ok(()) => {
-            let me = rustix::process::getpid().as_raw_nonzero().get();
-            let mut done = entry.clone();
-            done.init = raw;
-            done.start = registry::start_time(raw).unwrap_or(0);
-            done.namespaces = namespaces;
-            done.keeper = me;
-            done.keeper_start = registry::start_time(me).unwrap_or(0);
-            if let Err(e) = reg.write(&done) {
-                kill_and_undo(Stage::Registry, e.errno, &entry);
-            }
-            entry = done;
+    // Recorded under the lock, and only while the entry is still this creation's:
+    // a stop or a sweep may have cleared it meanwhile, and the number be another
+    // context's by now.
+    let lock = reg.lock();
+    if lock.is_err() || !reg.read(entry.id).is_some_and(|cur| cur.same_as(&entry)) {
+        drop(lock);
+        kill_and_undo(Stage::Registry, Errno::SRCH, &entry);
+    }
+    let bound = reg.bind_namespaces(entry.id, raw, namespaces);
+    if bound.is_ok() {
+        let me = rustix::process::getpid().as_raw_nonzero().get();
+        let mut done = entry.clone();
+        done.init = raw;
+        done.start = registry::start_time(raw).unwrap_or(0);
+        done.namespaces = namespaces;
+        done.keeper = me;
+        done.keeper_start = registry::start_time(me).unwrap_or(0);
+        if let Err(e) = reg.write(&done) {
+            drop(lock);
+            kill_and_undo(Stage::Registry, e.errno, &entry);
         }
+        entry = done;
+    }
+    drop(lock);
+    match bound {
+        Ok(()) => {}
         // A command that ended at once took the init along: nothing to record.
         Err(_) if ended(&pidfd, raw) => {}
         Err(e) => kill_and_undo(Stage::Handles, e.errno, &entry),

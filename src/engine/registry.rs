@@ -68,6 +68,12 @@ impl Entry {
         text
     }
 
+    /// Whether `other` is this entry's context at the same stage (same creator or
+    /// keeper, same init), not a later context that got the number.
+    pub fn same_as(&self, other: &Entry) -> bool {
+        self.keeper == other.keeper && self.keeper_start == other.keeper_start && self.init == other.init
+    }
+
     pub fn parse(text: &str) -> Entry {
         let mut e = Entry::default();
         for line in text.lines() {
@@ -287,7 +293,7 @@ impl Registry {
     /// lock held.
     pub fn clear_own(&self, e: &Entry) {
         match self.read(e.id) {
-            Some(cur) if cur.keeper != e.keeper || cur.keeper_start != e.keeper_start || cur.init != e.init => {}
+            Some(cur) if !cur.same_as(e) => {}
             // Swept already, and not reused: clear the rest (idempotent).
             _ => self.clear(e),
         }
