@@ -180,7 +180,7 @@ fn create_here<A: AsRef<[u8]>, E: AsRef<[u8]>>(
             drop(v2);
             context_init(reg, spec, &set, in_cgroup, argv, envp, ready_w, status_w)
         }
-        Ok(Spawned::Parent { pid, pidfd, .. }) => (pid, pidfd),
+        Ok(Spawned::Parent { pid, pidfd }) => (pid, pidfd),
         Err(e) => return Err(undo(failed(Stage::Clone, e.errno))),
     };
     drop(ready_w);

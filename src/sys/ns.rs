@@ -60,9 +60,9 @@ struct CloneArgs {
 }
 
 /// The result of `spawn_in_new`: in the parent, the child's pid and (where the kernel
-/// has clone3) a pidfd and whether the child was born in the requested cgroup.
+/// has clone3) a pidfd.
 pub enum Spawned {
-    Parent { pid: Pid, pidfd: Option<OwnedFd>, in_cgroup: bool },
+    Parent { pid: Pid, pidfd: Option<OwnedFd> },
     /// In the child: whether it was born in the requested cgroup.
     Child { in_cgroup: bool },
 }
@@ -94,7 +94,7 @@ pub fn spawn_in_new(ns: NsFlags, cgroup: Option<BorrowedFd<'_>>) -> Result<Spawn
             // SAFETY: the kernel stored a fresh pidfd that nothing else owns.
             let pidfd = (pidfd >= 0).then(|| unsafe { OwnedFd::from_raw_fd(pidfd) });
             let pid = Pid::from_raw(pid as i32).ok_or(Error::new("clone3 returned no pid", Errno::INVAL))?;
-            return Ok(Spawned::Parent { pid, pidfd, in_cgroup: cgroup.is_some() });
+            return Ok(Spawned::Parent { pid, pidfd });
         }
         Err(Errno::NOSYS) | Err(Errno::TOOBIG) => {}
         Err(e) => return Err(Error::new("create the context's first process (clone3)", e)),
@@ -107,7 +107,6 @@ pub fn spawn_in_new(ns: NsFlags, cgroup: Option<BorrowedFd<'_>>) -> Result<Spawn
         pid => Ok(Spawned::Parent {
             pid: Pid::from_raw(pid as i32).ok_or(Error::new("clone returned no pid", Errno::INVAL))?,
             pidfd: None,
-            in_cgroup: false,
         }),
     }
 }
