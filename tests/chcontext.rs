@@ -115,9 +115,13 @@ fn joining_lands_in_the_same_namespaces_and_cgroups() {
     let mut joiner = joiner.spawn().unwrap();
     std::thread::sleep(std::time::Duration::from_millis(400));
     let during: Vec<usize> = w.cgroup_parents().iter().map(procs).collect();
+    let caller = joiner.id();
+    let caller_cgroup = std::fs::read_to_string(format!("/proc/{caller}/cgroup")).unwrap();
     assert!(joiner.wait().unwrap().success());
-    // chcontext itself joins first, then forks the command: two more everywhere.
-    assert!(during.iter().all(|&c| c == 4), "{during:?}");
+    // Only the command joins (a child of chcontext does, and forks it): one more
+    // everywhere; chcontext itself never leaves the host's cgroups.
+    assert!(during.iter().all(|&c| c == 3), "{during:?}");
+    assert!(!caller_cgroup.contains(&format!("/{}/{n}", w.cgroup)), "the caller stays outside: {caller_cgroup}");
 }
 
 #[test]

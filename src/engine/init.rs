@@ -1,11 +1,22 @@
-//! The context's PID 1: a tiny init in the way of tini. It starts the command,
-//! forwards the signals an admin sends (TERM, INT, HUP, QUIT, USR1, USR2) to it,
-//! reaps every zombie, reports the command's status to whoever waits for it, and
-//! stays while anything else lives in the context (daemons the command left
-//! behind, processes that joined later), so the context lives as long as the
-//! original's did: until its last process exits.
+//! The context's PID 1 and the last steps of every command that runs in a context.
+//!
+//! The init is a tiny init in the way of tini: it starts the command, forwards the
+//! signals an admin sends (TERM, INT, HUP, QUIT, USR1, USR2) to it, reaps every
+//! zombie, reports the command's status to whoever waits for it, and stays while
+//! anything else lives in the context (daemons the command left behind, processes
+//! that joined later), so the context lives as long as the original's did: until
+//! its last process exits.
+//!
+//! **No vsbox process is stronger than the guest once a guest can see it.** A guest
+//! that keeps CAP_SYS_PTRACE can attach to any process it sees and make it call
+//! anything, so the init and every joining process are `confine`d (non-dumpable,
+//! the context's seccomp filters, its capability ceiling, no_new_privs with lock)
+//! before they fork the first process that lives in the context's pid namespace:
+//! the init before it starts the command, a joiner before it forks into the pid
+//! namespace. What is left for the command itself (`become_command`) needs no
+//! more than the guest has: its own session, its terminal, its user, exec.
 
-use rustix::fd::{AsFd, OwnedFd};
+use rustix::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd, RawFd};
 use rustix::io::Errno;
 use rustix::process::{Pid, Signal, WaitOptions};
 
@@ -14,7 +25,7 @@ use super::wire::{self, Msg, Stage};
 use crate::sys::caps::{self, CapSet};
 use crate::sys::process::{self, Forked};
 use crate::sys::signal::{self, SigSet};
-use crate::sys::{exec, seccomp};
+use crate::sys::{exec, fd, pty, seccomp};
 
 /// The signals an init or a waiting parent passes on to the command.
 pub const FORWARDED: SigSet = SigSet::of(&[
@@ -26,28 +37,51 @@ pub const FORWARDED: SigSet = SigSet::of(&[
     signal::SIGUSR2,
 ]);
 
+/// What a context holds every process of it to.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Ceiling {
+    /// Capabilities removed from the bounding set and from E, P, I.
+    pub remove: CapSet,
+    /// SECURE and LOCK choose the seccomp filters; LOCK also sets no_new_privs.
+    pub flags: Flags,
+}
+
+/// The standard streams of a command, as the caller planned them.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Streams<'a> {
+    /// The slave side of the context's own pty, given on the fds of `on_pty`
+    /// (bit n: fd n), and made the controlling terminal when `ctty`.
+    pub pty: Option<BorrowedFd<'a>>,
+    pub on_pty: u8,
+    pub ctty: bool,
+    /// Fds (bit n: fd n) that get /dev/null instead.
+    pub null: u8,
+    /// Descriptors above 2 the admin asked to keep (`--keep-fd`).
+    pub keep: &'a [RawFd],
+}
+
 /// What the command is run with.
 pub struct Command<'a, A: AsRef<[u8]>, E: AsRef<[u8]>> {
     pub argv: &'a [A],
     pub envp: &'a [E],
-    pub remove: CapSet,
-    pub flags: Flags,
+    pub ceiling: Ceiling,
     /// Switch to this user first (its home becomes the working directory).
     pub user: Option<&'a User>,
+    pub streams: Streams<'a>,
 }
 
-/// Turn the calling process into the command: default signal handling, the
-/// context's seccomp filters (while CAP_SYS_ADMIN still allows installing them
-/// without forcing no_new_privs), the capability ceiling, then exec. On failure
-/// the step is reported on `report` and the process exits 127 (exec) or 126.
-pub fn become_command<A: AsRef<[u8]>, E: AsRef<[u8]>, R: AsFd>(cmd: &Command<'_, A, E>, report: R) -> ! {
-    signal::reset_own();
-    let _ = signal::set_mask(SigSet::EMPTY);
+/// Bring the calling process down to the context's ceiling for good: not dumpable,
+/// the seccomp filters (installed while CAP_SYS_ADMIN still allows it without
+/// no_new_privs), the bounding set, then E, P, I and the ambient set, and
+/// no_new_privs with the lock flag. Everything it forks afterwards inherits all of
+/// it. Returns the failed step.
+pub fn confine(c: &Ceiling) -> Result<(), (Stage, Errno)> {
+    process::set_not_dumpable().map_err(|e| (Stage::Caps, e.errno))?;
     let mut filter: Option<seccomp::Filter> = None;
-    if cmd.flags.has(Flags::SECURE) {
+    if c.flags.has(Flags::SECURE) {
         filter = Some(seccomp::Filter::secure());
     }
-    if cmd.flags.has(Flags::LOCK) {
+    if c.flags.has(Flags::LOCK) {
         let lock = seccomp::Filter::lock();
         filter = Some(match filter {
             Some(f) => f.and(lock),
@@ -55,41 +89,75 @@ pub fn become_command<A: AsRef<[u8]>, E: AsRef<[u8]>, R: AsFd>(cmd: &Command<'_,
         });
     }
     if let Some(f) = filter {
-        if let Err(e) = seccomp::install(&f) {
-            wire::send(&report, Msg::Failed(Stage::Seccomp, e.errno));
-            process::exit_now(126);
-        }
+        seccomp::install(&f).map_err(|e| (Stage::Seccomp, e.errno))?;
     }
-    // The bounding set first (that needs CAP_SETPCAP, which a uid change drops),
-    // then the user, then what is left of E, P, I and the ambient set.
-    if let Err(e) = caps::drop_bounding(cmd.remove) {
-        wire::send(&report, Msg::Failed(Stage::Caps, e.errno));
-        process::exit_now(126);
+    caps::reduce(c.remove).map_err(|e| (Stage::Caps, e.errno))?;
+    if c.flags.has(Flags::LOCK) {
+        caps::set_no_new_privs().map_err(|e| (Stage::Caps, e.errno))?;
     }
-    if let Some(u) = cmd.user {
-        if let Err(e) = switch_user(u) {
-            wire::send(&report, Msg::Failed(Stage::User, e));
-            process::exit_now(126);
-        }
-    }
-    if let Err(e) = caps::lower(cmd.remove) {
-        wire::send(&report, Msg::Failed(Stage::Caps, e.errno));
-        process::exit_now(126);
-    }
-    if cmd.flags.has(Flags::LOCK) {
-        if let Err(e) = caps::set_no_new_privs() {
-            wire::send(&report, Msg::Failed(Stage::Caps, e.errno));
-            process::exit_now(126);
-        }
-    }
-    let e = exec::exec(cmd.argv, cmd.envp);
-    wire::send(&report, Msg::Failed(Stage::Exec, e.errno));
-    process::exit_now(127);
+    Ok(())
 }
 
-/// Run as PID 1 of a context: start the command, then serve until the context is
-/// empty. `status` receives Running / Failed / Status for the waiting caller.
-/// Never returns.
+/// Turn the calling (already confined) process into the command: a session of its
+/// own (no way to the caller's terminal), its streams, default signal handling,
+/// its user, then exec. On failure the step is reported on `report` and the
+/// process exits 127 (exec) or 126.
+pub fn become_command<A: AsRef<[u8]>, E: AsRef<[u8]>, R: AsFd>(cmd: &Command<'_, A, E>, report: R) -> ! {
+    let fail = |st: Stage, e: Errno| -> ! {
+        wire::send(&report, Msg::Failed(st, e));
+        process::exit_now(if st == Stage::Exec { 127 } else { 126 });
+    };
+    // A session leader already (the fakeinit init) keeps its session.
+    let _ = rustix::process::setsid();
+    if let Err(e) = set_streams(&cmd.streams) {
+        fail(Stage::Terminal, e);
+    }
+    signal::reset_own();
+    let _ = signal::set_mask(SigSet::EMPTY);
+    if let Some(u) = cmd.user {
+        if let Err(e) = switch_user(u) {
+            fail(Stage::User, e);
+        }
+    }
+    for &k in cmd.streams.keep {
+        let _ = fd::keep_open_across_exec(k);
+    }
+    let e = exec::exec(cmd.argv, cmd.envp);
+    fail(Stage::Exec, e.errno);
+}
+
+/// The pty slave on the planned fds (made the controlling terminal), /dev/null on
+/// the others asked for.
+fn set_streams(s: &Streams<'_>) -> Result<(), Errno> {
+    if let Some(slave) = s.pty {
+        if s.ctty {
+            pty::make_controlling(slave)?;
+        }
+        dup_onto(slave, s.on_pty)?;
+    }
+    if s.null != 0 {
+        let null = rustix::fs::open("/dev/null", rustix::fs::OFlags::RDWR | rustix::fs::OFlags::CLOEXEC, rustix::fs::Mode::empty())?;
+        dup_onto(null.as_fd(), s.null)?;
+    }
+    Ok(())
+}
+
+fn dup_onto(src: BorrowedFd<'_>, which: u8) -> Result<(), Errno> {
+    for n in 0..3 {
+        if which & (1 << n) != 0 {
+            match n {
+                0 => rustix::stdio::dup2_stdin(src)?,
+                1 => rustix::stdio::dup2_stdout(src)?,
+                _ => rustix::stdio::dup2_stderr(src)?,
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Run as PID 1 of a context, already confined: start the command, then serve
+/// until the context is empty. `status` receives Running / Failed / Status for the
+/// waiting caller. Never returns.
 pub fn run<A: AsRef<[u8]>, E: AsRef<[u8]>>(cmd: &Command<'_, A, E>, status: OwnedFd) -> ! {
     // The waiting caller may be gone; its pipe must not kill us.
     let _ = signal::ignore(signal::SIGPIPE);
@@ -123,9 +191,11 @@ pub fn run<A: AsRef<[u8]>, E: AsRef<[u8]>>(cmd: &Command<'_, A, E>, status: Owne
         }
     };
     drop(check_w);
-    // Only the command keeps the caller's stdio: a pipe it was given must see its
-    // end when the command (and what it started) is done, not when the context is.
+    // Only the command keeps the streams and the kept descriptors: a pipe it was
+    // given must see its end when the command (and what it started) is done, not
+    // when the context is; and the init holds nothing a guest could borrow.
     stdio_to_null();
+    fd::close_all_except(&[status.as_raw_fd(), sfd.as_raw_fd(), check_r.as_raw_fd()]);
     let mut code = match wire::recv(&check_r) {
         None => {
             wire::send(&status, Msg::Running);
@@ -137,9 +207,6 @@ pub fn run<A: AsRef<[u8]>, E: AsRef<[u8]>>(cmd: &Command<'_, A, E>, status: Owne
         }
     };
     drop(check_r);
-    // The init needs no privilege from here on: it only waits and signals its own
-    // uid's processes. Hold no more than the guests do.
-    let _ = caps::reduce(cmd.remove);
     let mut status = Some(status);
     let mut command = Some(child);
     loop {
@@ -153,9 +220,7 @@ pub fn run<A: AsRef<[u8]>, E: AsRef<[u8]>>(cmd: &Command<'_, A, E>, status: Owne
                         let c = wire::shell_status(st.as_raw());
                         code = Some(c);
                         if let Some(s) = status.take() {
-                            if code.is_some() {
-                                wire::send(&s, Msg::Status(c));
-                            }
+                            wire::send(&s, Msg::Status(c));
                         }
                     }
                 }
@@ -183,10 +248,11 @@ pub fn run<A: AsRef<[u8]>, E: AsRef<[u8]>>(cmd: &Command<'_, A, E>, status: Owne
             continue;
         }
         let Ok(sig) = signal::read_signal(&sfd) else { continue };
-        if sig.signo == signal::SIGCHLD || sig.code == signal::SI_KERNEL {
-            // Terminal-made signals already reached the command's process group.
+        if sig.signo == signal::SIGCHLD {
             continue;
         }
+        // The command has a session of its own: nothing the caller's terminal makes
+        // reaches it but through here, so every forwarded signal is passed on.
         if let Some(s) = Signal::from_named_raw(sig.signo) {
             match command {
                 Some(pid) => {

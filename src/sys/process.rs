@@ -37,6 +37,13 @@ pub fn exit_now(code: i32) -> ! {
     loop {}
 }
 
+/// Make this process non-dumpable: its /proc files become root's, and only a
+/// holder of CAP_SYS_PTRACE may attach to it. Every vsbox process that a guest can
+/// see sets it before the guest can see it.
+pub fn set_not_dumpable() -> Result<()> {
+    rustix::process::set_dumpable_behavior(rustix::process::DumpableBehavior::NotDumpable).ctx("make the process non-dumpable")
+}
+
 unsafe extern "C" {
     /// The C runtime's pointer to the environment block (the process image's, as
     /// execve laid it out, until something calls setenv).
