@@ -998,6 +998,13 @@ mod tests {
             out("sendto6_loopback", show(send(&unbound_udp(true), sa("[::1]:9")), |_| "ok".to_string()));
             let raw = rustix::net::socket(rustix::net::AddressFamily::INET, rustix::net::SocketType::RAW, Some(rustix::net::ipproto::ICMP));
             out("raw", raw.map(|_| "ok".to_string()).unwrap_or_else(|e| std::format!("errno{}", e.raw_os_error())));
+            // ICMP "ping" sockets (the netns lets every gid make them): they pick
+            // their source past every sock_addr hook, so they go with raw sockets.
+            use rustix::net::{AddressFamily, SocketType, ipproto};
+            let ping = rustix::net::socket(AddressFamily::INET, SocketType::DGRAM, Some(ipproto::ICMP));
+            out("ping", ping.map(|_| "ok".to_string()).unwrap_or_else(|e| std::format!("errno{}", e.raw_os_error())));
+            let ping6 = rustix::net::socket(AddressFamily::INET6, SocketType::DGRAM, Some(ipproto::ICMPV6));
+            out("ping6", ping6.map(|_| "ok".to_string()).unwrap_or_else(|e| std::format!("errno{}", e.raw_os_error())));
             if mode == "v6" {
                 let s6 = TcpListener::bind("[fd00::9]:0").unwrap();
                 out("connect6_real", peer_of_connect(&s6, "[fd00::9]:PORT"));
@@ -1010,7 +1017,8 @@ mod tests {
     fn run_probe(cg: &TestCgroup, mode: &str) -> std::collections::HashMap<String, String> {
         let exe = std::env::current_exe().unwrap();
         let script = "ip link set lo up && ip addr add 10.9.9.9/24 dev lo && \
-                      ip -6 addr add fd00::9/64 dev lo nodad && echo $$ > \"$CG\" && exec \"$0\" \"$@\"";
+                      ip -6 addr add fd00::9/64 dev lo nodad && echo 0 2147483647 > /proc/sys/net/ipv4/ping_group_range && \
+                      echo $$ > \"$CG\" && exec \"$0\" \"$@\"";
         let out = std::process::Command::new("unshare")
             .args(["-n", "sh", "-c", script])
             .arg(&exe)
@@ -1055,6 +1063,8 @@ mod tests {
             ("udp6_bound", "::ffff:10.9.9.9"),
             ("sendto6_loopback", "errno101"),
             ("raw", "errno1"),
+            ("ping", "errno1"),
+            ("ping6", "errno1"),
         ];
         for (k, v) in want {
             assert_eq!(got.get(k).map(String::as_str), Some(v), "{k} in {got:?}");
@@ -1076,6 +1086,8 @@ mod tests {
             ("connect6_real", "fd00::9"),
             ("connect6_mapped_to_5", "127.0.0.5"),
             ("raw", "ok"),
+            ("ping", "ok"),
+            ("ping6", "ok"),
         ];
         for (k, v) in want {
             assert_eq!(got.get(k).map(String::as_str), Some(v), "{k} in {got:?}");

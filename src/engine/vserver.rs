@@ -439,6 +439,9 @@ pub struct Tree {
 
 const IN_ROOT: ResolveFlags = ResolveFlags::IN_ROOT.union(ResolveFlags::NO_MAGICLINKS);
 
+/// The largest guest file the host reads (passwd, group, inittab).
+pub const GUEST_FILE_MAX: usize = 4 << 20;
+
 fn split(rel: &str) -> (&str, &str) {
     let rel = rel.trim_end_matches('/');
     match rel.rfind('/') {
@@ -485,8 +488,19 @@ impl Tree {
         self.stat(rel).is_some_and(|s| FileType::from_raw_mode(s.st_mode) == FileType::RegularFile)
     }
 
+    /// A regular file of the guest, whole (at most `GUEST_FILE_MAX` bytes). The
+    /// guest owns these files: a FIFO, a device or an endless file in their place
+    /// must not hold a host command, so the open never blocks, anything but a
+    /// regular file is refused (EINVAL), and the size is bounded (EFBIG).
     pub fn read(&self, rel: &str) -> core::result::Result<Vec<u8>, Errno> {
-        let fd = self.open_at(rel, OFlags::RDONLY, 0)?;
+        let fd = self.open_at(rel, OFlags::RDONLY | OFlags::NONBLOCK | OFlags::NOCTTY, 0)?;
+        let st = fs::fstat(&fd)?;
+        if FileType::from_raw_mode(st.st_mode) != FileType::RegularFile {
+            return Err(Errno::INVAL);
+        }
+        if st.st_size as u64 > GUEST_FILE_MAX as u64 {
+            return Err(Errno::FBIG);
+        }
         let mut out = Vec::new();
         let mut buf = [0u8; 4096];
         loop {
@@ -496,7 +510,7 @@ impl Tree {
                 Err(Errno::INTR) => {}
                 Err(e) => return Err(e),
             }
-            if out.len() > 8 << 20 {
+            if out.len() > GUEST_FILE_MAX {
                 return Err(Errno::FBIG);
             }
         }
@@ -511,12 +525,17 @@ impl Tree {
         {
             fs::unlinkat(&dir, base, AtFlags::empty())?;
         }
+        // Non-blocking and checked: the guest may put a FIFO there meanwhile.
         let fd = fs::openat(
             &dir,
             base,
-            OFlags::WRONLY | OFlags::CREATE | OFlags::TRUNC | OFlags::NOFOLLOW | OFlags::CLOEXEC,
+            OFlags::WRONLY | OFlags::CREATE | OFlags::NOFOLLOW | OFlags::NONBLOCK | OFlags::NOCTTY | OFlags::CLOEXEC,
             Mode::from_raw_mode(mode),
         )?;
+        if FileType::from_raw_mode(fs::fstat(&fd)?.st_mode) != FileType::RegularFile {
+            return Err(Errno::INVAL);
+        }
+        fs::ftruncate(&fd, 0)?;
         file::write_fd(&fd, data)?;
         fs::fchmod(&fd, Mode::from_raw_mode(mode))
     }

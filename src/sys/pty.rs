@@ -11,12 +11,21 @@ use rustix::pty::OpenptFlags;
 use rustix::termios::{self, OptionalActions, Termios};
 
 /// A new pty from this mount namespace's /dev/ptmx: (master, slave), both
-/// close-on-exec, the slave not yet anyone's controlling terminal.
+/// close-on-exec, the slave not yet anyone's controlling terminal. Inside a guest
+/// the guest owns /dev: the open never blocks, and anything but the pty
+/// multiplexer (char 5:2) there is refused (ENOTTY).
 pub fn open_pair() -> Result<(OwnedFd, OwnedFd), Errno> {
-    let flags = OpenptFlags::RDWR | OpenptFlags::NOCTTY | OpenptFlags::CLOEXEC;
-    let master = rustix::pty::openpt(flags)?;
+    use rustix::fs::{FileType, Mode, OFlags};
+    let master = rustix::fs::open("/dev/ptmx", OFlags::RDWR | OFlags::NOCTTY | OFlags::NONBLOCK | OFlags::CLOEXEC, Mode::empty())?;
+    let st = rustix::fs::fstat(&master)?;
+    let dev = st.st_rdev;
+    if FileType::from_raw_mode(st.st_mode) != FileType::CharacterDevice || rustix::fs::major(dev) != 5 || rustix::fs::minor(dev) != 2 {
+        return Err(Errno::NOTTY);
+    }
+    let fl = rustix::fs::fcntl_getfl(&master)?;
+    rustix::fs::fcntl_setfl(&master, fl - OFlags::NONBLOCK)?;
     rustix::pty::unlockpt(&master)?;
-    let slave = rustix::pty::ioctl_tiocgptpeer(&master, flags)?;
+    let slave = rustix::pty::ioctl_tiocgptpeer(&master, OpenptFlags::RDWR | OpenptFlags::NOCTTY | OpenptFlags::CLOEXEC)?;
     Ok((master, slave))
 }
 
