@@ -395,6 +395,9 @@ fn context_init<A: AsRef<[u8]>, E: AsRef<[u8]>>(
     }
     fd::close_all_except(&keep);
     let _ = rustix::process::setsid();
+    // Its own program, for the lean re-exec once the command runs (see
+    // `init::run`); opened now, before anything of the guest exists.
+    let lean = rustix::fs::open("/proc/self/exe", OFlags::PATH | OFlags::CLOEXEC, Mode::empty()).ok();
     // First of all, into the other hierarchies (it was born in the cgroup2 one):
     // it joins them itself, which spares the caller a round trip. "0" is the
     // writer, whatever pid namespace it is in.
@@ -448,6 +451,9 @@ fn context_init<A: AsRef<[u8]>, E: AsRef<[u8]>>(
     if let Err((st, e)) = init::confine(&ceiling) {
         fail(st, e);
     }
+    if !spec.flags.has(Flags::FAKEINIT) {
+        process::set_process_name("init");
+    }
     wire::send(&ready, Msg::Ready);
     let streams = Streams { pty: slave.as_ref().map(|s| s.as_fd()), on_pty: if slave.is_some() { io.pty } else { 0 }, ctty: io.ctty, null: io.null, keep: io.keep };
     let cmd = Command { argv, envp, ceiling, user: spec.user.as_ref(), streams };
@@ -456,7 +462,7 @@ fn context_init<A: AsRef<[u8]>, E: AsRef<[u8]>>(
         init::become_command(&cmd, ready);
     }
     drop(ready);
-    init::run(&cmd, status)
+    init::run(&cmd, status, lean)
 }
 
 fn apply_limits(set: &CgroupSet, spec: &ContextSpec) -> Result<()> {

@@ -157,19 +157,16 @@ fn dup_onto(src: BorrowedFd<'_>, which: u8) -> Result<(), Errno> {
 
 /// Run as PID 1 of a context, already confined: start the command, then serve
 /// until the context is empty. `status` receives Running / Failed / Status for the
-/// waiting caller. Never returns.
-pub fn run<A: AsRef<[u8]>, E: AsRef<[u8]>>(cmd: &Command<'_, A, E>, status: OwnedFd) -> ! {
+/// waiting caller. Once the command runs, the init sheds the caller's memory it
+/// was forked with: it re-executes vsbox (`lean`, a descriptor of its own
+/// program opened before anything of the guest existed) as a fresh `init` with
+/// nothing but the status pipe and the command's pid (`serve_lean`), which costs
+/// the host a few pages per idle context instead of the caller's whole heap (and
+/// shows as `init` in the guest's ps). Never returns.
+pub fn run<A: AsRef<[u8]>, E: AsRef<[u8]>>(cmd: &Command<'_, A, E>, status: OwnedFd, lean: Option<OwnedFd>) -> ! {
     // The waiting caller may be gone; its pipe must not kill us.
     let _ = signal::ignore(signal::SIGPIPE);
-    let watched = SigSet(FORWARDED.0 | SigSet::of(&[signal::SIGCHLD]).0);
-    let _ = signal::set_mask(watched);
-    let sfd = match signal::signalfd(watched) {
-        Ok(fd) => fd,
-        Err(e) => {
-            wire::send(&status, Msg::Failed(Stage::Fork, e.errno));
-            process::exit_now(126);
-        }
-    };
+    let _ = signal::set_mask(WATCHED);
     let (check_r, check_w) = match rustix::pipe::pipe_with(rustix::pipe::PipeFlags::CLOEXEC) {
         Ok(p) => p,
         Err(e) => {
@@ -179,7 +176,6 @@ pub fn run<A: AsRef<[u8]>, E: AsRef<[u8]>>(cmd: &Command<'_, A, E>, status: Owne
     };
     let child = match process::fork() {
         Ok(Forked::Child) => {
-            drop(sfd);
             drop(check_r);
             drop(status);
             become_command(cmd, check_w);
@@ -195,8 +191,9 @@ pub fn run<A: AsRef<[u8]>, E: AsRef<[u8]>>(cmd: &Command<'_, A, E>, status: Owne
     // given must see its end when the command (and what it started) is done, not
     // when the context is; and the init holds nothing a guest could borrow.
     stdio_to_null();
-    fd::close_all_except(&[status.as_raw_fd(), sfd.as_raw_fd(), check_r.as_raw_fd()]);
-    let mut code = match wire::recv(&check_r) {
+    let lean_fd = lean.as_ref().map(|f| f.as_raw_fd()).unwrap_or(-1);
+    fd::close_all_except(&[status.as_raw_fd(), check_r.as_raw_fd(), lean_fd]);
+    let code = match wire::recv(&check_r) {
         None => {
             wire::send(&status, Msg::Running);
             None
@@ -207,8 +204,49 @@ pub fn run<A: AsRef<[u8]>, E: AsRef<[u8]>>(cmd: &Command<'_, A, E>, status: Owne
         }
     };
     drop(check_r);
+    if let (None, Some(exe)) = (code, lean) {
+        let _ = fd::keep_open_across_exec(status.as_raw_fd());
+        let mut env: heapless::String<48> = heapless::String::new();
+        let _ = core::fmt::Write::write_fmt(&mut env, format_args!("{LEAN_ENV}={}:{}", status.as_raw_fd(), child.as_raw_nonzero()));
+        let argv = exec::CStrArray::new(&["init"]);
+        let envp = exec::CStrArray::new(&[env.as_str()]);
+        // Only returns when the exec failed: then this process serves as it is.
+        let _ = exec::exec_fd(&exe, &argv, &envp);
+    }
+    serve(status, Some(child), code)
+}
+
+/// The environment variable that makes vsbox the lean init (`init` as argv[0]):
+/// `STATUS_FD:COMMAND_PID`.
+pub const LEAN_ENV: &str = "VSBOX_INIT";
+
+const WATCHED: SigSet = SigSet(FORWARDED.0 | SigSet::of(&[signal::SIGCHLD]).0);
+
+/// The lean init's entry (see `run`), from the value of `LEAN_ENV`. The mask and
+/// the pending signals came through the exec. Never returns.
+pub fn serve_lean(value: &str) -> ! {
+    let _ = process::set_not_dumpable();
+    let _ = rustix::thread::set_name(c"init");
+    let _ = signal::ignore(signal::SIGPIPE);
+    let _ = signal::set_mask(WATCHED);
+    let mut parts = value.split(':').map(|v| v.parse::<i32>().ok());
+    let (Some(Some(status)), Some(Some(pid))) = (parts.next(), parts.next()) else { process::exit_now(126) };
+    if !fd::is_open(status) || status <= 2 {
+        process::exit_now(126);
+    }
+    fd::close_all_except(&[status]);
+    serve(fd::own_raw(status), Pid::from_raw(pid), None)
+}
+
+/// The init's service: reap every zombie, report the command's end, forward the
+/// signals, and leave with the last process.
+fn serve(status: OwnedFd, command: Option<Pid>, mut code: Option<i32>) -> ! {
+    let sfd = match signal::signalfd(WATCHED) {
+        Ok(fd) => fd,
+        Err(_) => process::exit_now(126),
+    };
     let mut status = Some(status);
-    let mut command = Some(child);
+    let mut command = command;
     loop {
         let mut childless = false;
         // Reap everything that is ready; note the command's end.

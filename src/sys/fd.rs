@@ -78,3 +78,12 @@ pub fn is_open(fd: RawFd) -> bool {
     let r = unsafe { raw::syscall3(linux_raw_sys::general::__NR_fcntl, fd as usize, linux_raw_sys::general::F_GETFD as usize, 0) };
     raw::check(r).is_ok()
 }
+
+/// Take ownership of descriptor number `n`, handed over through an exec (the
+/// lean init's status pipe): the caller checked it is open and owned by nobody.
+pub fn own_raw(n: RawFd) -> rustix::fd::OwnedFd {
+    use rustix::fd::FromRawFd;
+    // SAFETY: `n` is open (checked by the caller) and no other owner exists in
+    // this freshly executed process.
+    unsafe { rustix::fd::OwnedFd::from_raw_fd(n) }
+}
