@@ -13,9 +13,9 @@
 use argh::FromArgs;
 use std::io::Write as _;
 use vsbox::engine::context::{self, Join, Outcome};
-use vsbox::engine::relay::Io;
-use vsbox::engine::registry::Registry;
-use vsbox::engine::spec::{ContextSpec, Flags, SPECTATOR};
+use vsbox::engine::context::relay::Io;
+use vsbox::engine::context::registry::Registry;
+use vsbox::engine::context::spec::{ContextSpec, Flags, SPECTATOR};
 use vsbox::sys::caps::{self, CapSet};
 
 use crate::cli;

@@ -12,8 +12,8 @@
 //! a process or context not found, a refused signal), as util-vserver's vkill.
 
 use vsbox::engine::monitor::{self, KillError, Scope};
-use vsbox::engine::registry::Registry;
-use vsbox::engine::spec::SPECTATOR;
+use vsbox::engine::context::registry::Registry;
+use vsbox::engine::context::spec::SPECTATOR;
 use vsbox::engine::stat;
 
 use crate::cli;

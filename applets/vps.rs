@@ -13,8 +13,8 @@
 use std::io::Write as _;
 
 use vsbox::engine::monitor::{Names, Scope};
-use vsbox::engine::registry::Registry;
-use vsbox::engine::spec::SPECTATOR;
+use vsbox::engine::context::registry::Registry;
+use vsbox::engine::context::spec::SPECTATOR;
 use vsbox::engine::stat::{self, Col, JsonArray, Me, PsEnv, PsRow, Units, Users};
 use vsbox::sys::procscan::{self, Flow, Want};
 

@@ -14,7 +14,7 @@ use argh::FromArgs;
 use std::fmt::Write as _;
 
 use vsbox::engine::monitor::{self, Names, Scope};
-use vsbox::engine::registry::Registry;
+use vsbox::engine::context::registry::Registry;
 
 use crate::cli;
 

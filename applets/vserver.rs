@@ -16,13 +16,13 @@ use std::io::Write as _;
 
 use rustix::fs::{FileType, Mode, OFlags};
 
-use vsbox::engine::conf::{self, VserverConf};
+use vsbox::engine::vserver::conf::{self, VserverConf};
 use vsbox::engine::context::{self, Join, Outcome};
-use vsbox::engine::relay::Io;
-use vsbox::engine::ipv4root::IpRoot;
-use vsbox::engine::registry::{Entry, Registry};
-use vsbox::engine::spec::{Flags, User};
-use vsbox::engine::wire::Stage;
+use vsbox::engine::context::relay::Io;
+use vsbox::engine::network::ipv4root::IpRoot;
+use vsbox::engine::context::registry::{Entry, Registry};
+use vsbox::engine::context::spec::{Flags, User};
+use vsbox::engine::context::wire::Stage;
 use vsbox::engine::vserver::{self as vs, Paths, State, Tree, VsLock};
 use vsbox::sys::caps::CapSet;
 use vsbox::sys::ErrnoText;

@@ -14,7 +14,7 @@ use std::fmt::Write as _;
 
 use argh::FromArgs;
 use vsbox::engine::monitor::{self, Scope};
-use vsbox::engine::registry::Registry;
+use vsbox::engine::context::registry::Registry;
 use vsbox::engine::stat::{self, JsonArray, JsonObject};
 
 use crate::cli;

@@ -17,7 +17,7 @@ macro_rules! root {
 
 /// The world's cgroup2 parent directory (where `<N>/cgroup.procs` lists context N).
 fn v2_parent(w: &World) -> PathBuf {
-    let parents = vsbox::engine::cgroups::parents(&w.cgroup, w.rundir.to_str().unwrap()).unwrap();
+    let parents = vsbox::engine::context::cgroups::parents(&w.cgroup, w.rundir.to_str().unwrap()).unwrap();
     PathBuf::from(&parents.iter().find(|d| d.hierarchy.v2).expect("a cgroup2 hierarchy").path)
 }
 

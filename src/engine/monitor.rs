@@ -20,9 +20,9 @@ use core::fmt;
 use rustix::io::Errno;
 use rustix::process::{Pid, PidfdFlags};
 
-use super::cgroups::{self, CgroupDir, CgroupSet};
-use super::registry::Registry;
-use super::spec::{Settings, SPECTATOR};
+use super::context::cgroups::{self, CgroupDir, CgroupSet};
+use super::context::registry::Registry;
+use super::context::spec::{Settings, SPECTATOR};
 use super::stat::{self, CtxMap, Forest, StatTable, TreeProc, Units};
 use crate::sys::error::{Error, ErrnoText, Result};
 use crate::sys::procscan::{self, Flow, ProcInfo, Want};
@@ -501,7 +501,7 @@ pub fn signal_context(scope: &Scope, reg: &Registry, ctx: u32, sig: i32) -> core
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::engine::registry::Entry;
+    use crate::engine::context::registry::Entry;
     use crate::engine::stat::{StatRow, write_stat_row, STAT_HEADER};
 
     #[test]

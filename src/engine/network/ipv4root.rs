@@ -1022,7 +1022,7 @@ mod tests {
         let out = std::process::Command::new("unshare")
             .args(["-n", "sh", "-c", script])
             .arg(&exe)
-            .args(["--exact", "engine::ipv4root::tests::probe_inside_cgroup", "--ignored", "--nocapture", "--test-threads=1"])
+            .args(["--exact", "engine::network::ipv4root::tests::probe_inside_cgroup", "--ignored", "--nocapture", "--test-threads=1"])
             .env("CG", cg.procs())
             .env("VSBOX_IPV4ROOT_PROBE", mode)
             .output()
