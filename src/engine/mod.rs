@@ -11,6 +11,5 @@ pub mod monitor;
 pub mod registry;
 pub mod rootfs;
 pub mod spec;
-pub mod stat;
 pub mod vserver;
 pub mod wire;
