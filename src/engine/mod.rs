@@ -6,12 +6,11 @@
 //! - `network`: its ipv4root;
 //! - `vserver`: named virtual servers (the conf, the guest's tree, aliases, the
 //!   lifecycle, build);
-//! - `monitor`, `stat`: what vserver-stat, vps, vpstree and vkill show;
+//! - `monitor`: what vserver-stat, vps, vpstree and vkill show and do;
 //! - `backend`: mainline or a vserver-patched kernel.
 
 pub mod backend;
 pub mod context;
 pub mod monitor;
 pub mod network;
-pub mod stat;
 pub mod vserver;
