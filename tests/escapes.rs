@@ -785,7 +785,7 @@ fn fd_script(w: &World, extra: &[&str], inner: &str) -> Ran {
     std::fs::create_dir_all(&d).unwrap();
     std::fs::write(d.join("host-marker"), "host secret\n").unwrap();
     let mut c = Command::new("bash");
-    c.args(["-c", r#"exec 7<"$D"; exec "$V" chcontext --silent "$@""#, "bash"])
+    c.args(["-c", r#"exec 7<"$D"; echo '== caller'; ls -l /proc/$$/fd; exec "$V" chcontext --silent "$@""#, "bash"])
         .args(extra)
         .args(["--", "sh", "-c", inner])
         .env("D", &d)
@@ -818,6 +818,20 @@ fn a_callers_descriptors_stay_outside_the_context() {
     assert_eq!(own, want, "the command holds only stdio and ls's own directory\n{}", ran.show());
     let init = section(&ran.stdout, "init");
     assert!(!init.contains(d.to_str().unwrap()), "the context's init holds the caller's directory:\n{init}");
+    // Nothing the caller had open above 2 (fd 7, and whatever its own parent left
+    // it) is among the init's descriptors either.
+    let above2 = |text: &str| -> BTreeSet<String> {
+        text.lines()
+            .filter_map(|l| l.split_once(" -> ").map(|(a, b)| (a.rsplit(' ').next().unwrap_or("").to_owned(), b.trim().to_owned())))
+            .filter(|(n, _)| n.parse::<u32>().is_ok_and(|n| n > 2))
+            .map(|(_, t)| t)
+            .collect()
+    };
+    // (/dev/null is left out: an init may well open it for itself.)
+    let caller: BTreeSet<String> = above2(&section(&ran.stdout, "caller")).into_iter().filter(|t| t != "/dev/null").collect();
+    assert!(caller.iter().any(|t| t == d.to_str().unwrap()), "the caller holds fd 7: {caller:?}");
+    let shared: Vec<String> = above2(&init).intersection(&caller).cloned().collect();
+    assert!(shared.is_empty(), "the context's init holds the caller's descriptors {shared:?}:\n{init}");
     assert!(!section(&ran.stdout, "read").contains("host secret"), "a host file read through an inherited descriptor\n{}", ran.show());
 }
 
