@@ -597,6 +597,8 @@ fn the_setup_window_of_vserver_exec_shows_nothing_stronger() {
     let mut failed = Vec::new();
     for i in 0..150 {
         let args: &[&str] = match i % 3 {
+            // Now and then one that surely lives long enough to be seen.
+            0 if i % 30 == 0 => &["escw", "exec", "sleep", "0.2"],
             0 => &["escw", "exec", "true"],
             1 => &["escw", "service", "sleeper", "status"],
             _ => &["escw", "exec", "sh", "-c", "exit 0"],
