@@ -119,26 +119,28 @@ fn run(o: Opts) -> Result<i32, i32> {
     }
 
     let reg = Registry::new(cli::settings());
-    if let Some(n) = ctx {
-        if let Some(e) = reg.find(n) {
-            if o.hostname.is_some() || o.domainname.is_some() {
-                return Err(fail(format_args!("--hostname and --domainname name a new context; context {n} exists already")));
-            }
-            if !o.silent {
-                println!("New security context is {n}");
-            }
-            let _ = std::io::stdout().flush();
-            let how = Join { extra_remove: remove, extra_flags: flags, user: None };
-            return context::enter(&reg, &e, &how, &o.command, &env, &io).map_err(|e| {
-                if e.what == context::ENDED {
-                    fail(format_args!("context {n} ended meanwhile"))
-                } else if e.what == "execute the command" {
-                    fail(format_args!("cannot execute '{}': {}", o.command[0], vsbox::sys::ErrnoText(e.errno)))
-                } else {
-                    fail(format_args!("{e}"))
-                }
-            });
+    let join = |e: &vsbox::engine::context::registry::Entry| -> Result<i32, i32> {
+        let n = e.id;
+        if o.hostname.is_some() || o.domainname.is_some() {
+            return Err(fail(format_args!("--hostname and --domainname name a new context; context {n} exists already")));
         }
+        if !o.silent {
+            println!("New security context is {n}");
+        }
+        let _ = std::io::stdout().flush();
+        let how = Join { extra_remove: remove, extra_flags: flags, user: None };
+        context::enter(&reg, e, &how, &o.command, &env, &io).map_err(|e| {
+            if e.what == context::ENDED {
+                fail(format_args!("context {n} ended meanwhile"))
+            } else if e.what == "execute the command" {
+                fail(format_args!("cannot execute '{}': {}", o.command[0], vsbox::sys::ErrnoText(e.errno)))
+            } else {
+                fail(format_args!("{e}"))
+            }
+        })
+    };
+    if let Some(e) = ctx.and_then(|n| reg.find(n)) {
+        return join(&e);
     }
 
     let domain = o.domainname.as_deref().map(|d| if d == "none" { String::new() } else { d.to_owned() });
@@ -166,12 +168,21 @@ fn run(o: Opts) -> Result<i32, i32> {
         let _ = writeln!(out, "New security context is {n}");
         let _ = out.flush();
     };
-    match context::create(&reg, &spec, &o.command, &env, &io, &mut announce) {
-        Ok(Outcome::Exited(code)) => Ok(code),
-        Ok(Outcome::Detached(_)) => Ok(0),
-        Err(e) if e.what == "execute the command" => {
-            Err(fail(format_args!("cannot execute '{}': {} (check the name and PATH)", o.command[0], vsbox::sys::ErrnoText(e.errno))))
+    // --ctx N that another command created meanwhile is joined instead.
+    for _ in 0..3 {
+        match context::create(&reg, &spec, &o.command, &env, &io, &mut announce) {
+            Ok(Outcome::Exited(code)) => return Ok(code),
+            Ok(Outcome::Detached(_)) => return Ok(0),
+            Err(e) if e.errno == rustix::io::Errno::EXIST && e.what == vsbox::engine::context::wire::Stage::Registry.what() => {
+                if let Some(e) = ctx.and_then(|n| reg.find(n)) {
+                    return join(&e);
+                }
+            }
+            Err(e) if e.what == "execute the command" => {
+                return Err(fail(format_args!("cannot execute '{}': {} (check the name and PATH)", o.command[0], vsbox::sys::ErrnoText(e.errno))))
+            }
+            Err(e) => return Err(fail(format_args!("{e}"))),
         }
-        Err(e) => Err(fail(format_args!("{e}"))),
     }
+    Err(fail(format_args!("context {} is in use (see vserver-stat)", ctx.unwrap_or(0))))
 }

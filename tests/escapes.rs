@@ -672,6 +672,7 @@ except OSError:
     pass
 print("rc", rc)
 print("rdev", st.st_rdev)
+print("ptydev", st.st_dev)
 print("tty", os.ttyname(s))
 print("out", out.hex())
 print("queued", queued.hex())
@@ -680,6 +681,8 @@ print("queued", queued.hex())
 struct PtyRun {
     rc: String,
     rdev: u64,
+    /// The device of the devpts instance the pty lives on (the host's).
+    dev: u64,
     tty: String,
     out: String,
     queued: String,
@@ -697,6 +700,7 @@ fn on_pty(mut base: Command, cmd: &[&str], feed: &str, wait_after: f64, raw: boo
     PtyRun {
         rc: get("rc"),
         rdev: get("rdev").parse().unwrap_or(0),
+        dev: get("ptydev").parse().unwrap_or(0),
         tty: get("tty"),
         out: unhex(&get("out")),
         queued: unhex(&get("queued")),
@@ -746,7 +750,7 @@ fn a_guest_daemon_cannot_push_input_into_the_terminal_that_started_it() {
     assert!(r.rc == "0", "vserver start: {}\n{}", r.out, r.raw);
     assert!(report.contains("done"), "the daemon did not report: {report:?}\n{}", r.raw);
     assert!(!r.queued.contains(&mark), "a daemon of the guest pushed {:?} into the admin's terminal {}\n{report}", r.queued, r.tty);
-    let on_pty_fds: Vec<&str> = report.lines().filter(|l| l.starts_with("fd ") && l.contains(&format!(" rdev {} ", r.rdev))).collect();
+    let on_pty_fds: Vec<&str> = report.lines().filter(|l| l.starts_with("fd ") && l.contains(&format!(" dev {} ", r.dev)) && l.contains(&format!(" rdev {} ", r.rdev))).collect();
     assert!(on_pty_fds.is_empty(), "the daemon inherited the admin's terminal {} as {on_pty_fds:?}\n{report}", r.tty);
     assert!(stop.status.success(), "{}", stderr(&stop));
 }

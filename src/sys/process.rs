@@ -44,6 +44,42 @@ pub fn set_not_dumpable() -> Result<()> {
     rustix::process::set_dumpable_behavior(rustix::process::DumpableBehavior::NotDumpable).ctx("make the process non-dumpable")
 }
 
+/// The exit status (as wait(2) reports it) of the process behind `pidfd`, once it
+/// has ended and been reaped by its parent: `Ok(None)` while it runs (or waits to
+/// be reaped). A pidfd says this to anyone holding it, not only to the parent
+/// (PIDFD_GET_INFO with PIDFD_INFO_EXIT, Linux 6.15+); older kernels answer
+/// ENOTTY or EINVAL.
+pub fn exit_status<F: rustix::fd::AsFd>(pidfd: F) -> core::result::Result<Option<i32>, rustix::io::Errno> {
+    use rustix::fd::AsRawFd;
+    const PIDFD_INFO_EXIT: u64 = 1 << 3;
+    /// struct pidfd_info as of its first size (64 bytes): mask, cgroupid, the
+    /// ids, exit_code.
+    #[repr(C)]
+    struct PidfdInfo {
+        mask: u64,
+        cgroupid: u64,
+        ids: [u32; 11],
+        exit_code: i32,
+    }
+    const _: () = assert!(core::mem::size_of::<PidfdInfo>() == 64);
+    // _IOWR(0xFF, 11, struct pidfd_info)
+    const PIDFD_GET_INFO: usize = (3 << 30) | (64 << 16) | (0xFF << 8) | 11;
+    let mut info = PidfdInfo { mask: PIDFD_INFO_EXIT, cgroupid: 0, ids: [0; 11], exit_code: 0 };
+    // SAFETY: the ioctl reads and writes one pidfd_info of the size encoded in the
+    // request, which `info` is; the descriptor is live.
+    let r = unsafe {
+        raw::syscall3(linux_raw_sys::general::__NR_ioctl, pidfd.as_fd().as_raw_fd() as usize, PIDFD_GET_INFO, &mut info as *mut PidfdInfo as usize)
+    };
+    match raw::check(r) {
+        Ok(_) if info.mask & PIDFD_INFO_EXIT != 0 => Ok(Some(info.exit_code)),
+        Ok(_) => Ok(None),
+        // The process is gone and pidfs kept nothing (reaped before this kernel
+        // recorded exits): no status to give.
+        Err(rustix::io::Errno::SRCH) => Ok(None),
+        Err(e) => Err(e),
+    }
+}
+
 /// Show as `name` in ps: the command name (comm) and the command line, which the
 /// kernel reads from the argument area at the top of the stack. That area is
 /// overwritten in place (what setproctitle does): `name`, a NUL, and a non-NUL

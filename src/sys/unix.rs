@@ -19,13 +19,33 @@ pub fn socket_pair() -> Result<(OwnedFd, OwnedFd), Errno> {
 
 /// Send `data` with descriptor `fd` attached.
 pub fn send_fd<S: AsFd, F: AsFd>(sock: S, data: &[u8], fd: F) -> Result<(), Errno> {
-    let fds = [fd.as_fd()];
-    let mut space = [MaybeUninit::<u8>::uninit(); rustix::cmsg_space!(ScmRights(1))];
+    send_fds(sock, data, &[fd.as_fd()])
+}
+
+/// Send `data` with up to four descriptors attached.
+pub fn send_fds<S: AsFd>(sock: S, data: &[u8], fds: &[BorrowedFd<'_>]) -> Result<(), Errno> {
+    let mut space = [MaybeUninit::<u8>::uninit(); rustix::cmsg_space!(ScmRights(4))];
     let mut cmsg = SendAncillaryBuffer::new(&mut space);
-    if !cmsg.push(SendAncillaryMessage::ScmRights(&fds)) {
+    if fds.len() > 4 || !cmsg.push(SendAncillaryMessage::ScmRights(fds)) {
         return Err(Errno::NOBUFS);
     }
     rustix::net::sendmsg(sock, &[rustix::io::IoSlice::new(data)], &mut cmsg, SendFlags::NOSIGNAL).map(|_| ())
+}
+
+/// Receive one message into `buf` and up to four descriptors attached to it
+/// (in the order sent). `Ok(0)` with none is the end of a stream.
+pub fn recv_fds<S: AsFd>(sock: S, buf: &mut [u8], fds: &mut heapless::Vec<OwnedFd, 4>) -> Result<usize, Errno> {
+    let mut space = [MaybeUninit::<u8>::uninit(); rustix::cmsg_space!(ScmRights(4))];
+    let mut cmsg = RecvAncillaryBuffer::new(&mut space);
+    let r = rustix::net::recvmsg(sock, &mut [rustix::io::IoSliceMut::new(buf)], &mut cmsg, RecvFlags::CMSG_CLOEXEC)?;
+    for msg in cmsg.drain() {
+        if let RecvAncillaryMessage::ScmRights(got) = msg {
+            for fd in got {
+                let _ = fds.push(fd);
+            }
+        }
+    }
+    Ok(r.bytes)
 }
 
 /// Receive one message into `buf` and the descriptor attached to it, if any.

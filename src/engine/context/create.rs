@@ -47,7 +47,11 @@ pub fn create<A: AsRef<[u8]>, E: AsRef<[u8]>>(
     let inherited;
     let spec = match inside.and_then(|n| reg.find(n)).filter(|e| !e.ips.is_empty()) {
         Some(outer) => {
-            let outer_root = IpRoot::parse_rendered(&outer.ips);
+            let mut outer_root = IpRoot::parse_rendered(&outer.ips);
+            // Raw and ping sockets stay only where the new ceiling keeps
+            // CAP_NET_RAW too (a --secure context under chbind loses them).
+            const CAP_NET_RAW: u32 = 13;
+            outer_root.keep_raw &= !spec.remove.has(CAP_NET_RAW);
             let mut s = spec.clone();
             match &spec.ipv4root {
                 Some(r) if !r.is_unrestricted() => {
@@ -142,7 +146,9 @@ fn create_here<A: AsRef<[u8]>, E: AsRef<[u8]>>(
     };
     let (status_r, status_w) = pipe().map_err(undo)?;
     let (ready_r, ready_w) = pipe().map_err(undo)?;
-    let pty_sock = if io.wants_pty() && !spec.disconnect { Some(unix::socket_pair().ctx("create a socket pair").map_err(undo)?) } else { None };
+    // The init hands things out over this: the pty master, then the command's pidfd.
+    let (sock, sock_inside) = unix::socket_pair().ctx("create a socket pair").map_err(undo)?;
+    let pty = io.wants_pty() && !spec.disconnect;
     on_id(entry.id);
 
     // The context's first process, born in the cgroup2 directory.
@@ -156,14 +162,15 @@ fn create_here<A: AsRef<[u8]>, E: AsRef<[u8]>>(
             drop(status_r);
             drop(ready_r);
             drop(v2);
-            let sock = pty_sock.map(|(_, inside)| inside);
-            context_init(reg, spec, &set, in_cgroup, argv, envp, io, sock, ready_w, status_w)
+            drop(sock);
+            context_init(reg, spec, &set, in_cgroup, argv, envp, io, pty, sock_inside, ready_w, status_w)
         }
         Ok(Spawned::Parent { pid, pidfd }) => (pid, pidfd),
         Err(e) => return Err(undo(failed(Stage::Clone, e.errno))),
     };
     drop(ready_w);
     drop(status_w);
+    drop(sock_inside);
     drop(v2);
     let kill_init = || {
         let _ = rustix::process::kill_process(pid, Signal::KILL);
@@ -177,16 +184,16 @@ fn create_here<A: AsRef<[u8]>, E: AsRef<[u8]>>(
         }
     };
     // The pty first (the init sends it before it is ready), then the verdict.
-    let relay = match pty_sock.map(|(mine, inside)| {
-        drop(inside);
-        Relay::accept(&mine, io)
-    }) {
-        None => None,
-        Some(Ok(r)) => r,
-        Some(Err(e)) => {
-            kill_init();
-            return Err(undo(failed(Stage::Terminal, e)));
+    let relay = if pty {
+        match Relay::accept(&sock, io) {
+            Ok(r) => r,
+            Err(e) => {
+                kill_init();
+                return Err(undo(failed(Stage::Terminal, e)));
+            }
         }
+    } else {
+        None
     };
     match wire::recv(&ready_r) {
         Some(Msg::Ready) => {}
@@ -219,6 +226,20 @@ fn create_here<A: AsRef<[u8]>, E: AsRef<[u8]>>(
         return Err(undo(e));
     }
     let fakeinit = spec.flags.has(Flags::FAKEINIT);
+    if !fakeinit {
+        // The command's pidfd and exec check, when the init could hand them over
+        // (else it reports on the status pipe: end of the socket).
+        let mut got: heapless::Vec<OwnedFd, 4> = heapless::Vec::new();
+        let mut b = [0u8; 1];
+        if unix::recv_fds(&sock, &mut b, &mut got).is_ok() && got.len() == 2 {
+            let check = got.pop().unwrap();
+            let cmd = got.pop().unwrap();
+            let sfd = signal::signalfd(SigSet(FORWARDED.0 | SigSet::of(&[signal::SIGWINCH]).0))?;
+            let r = super::join::wait_command(super::join::Target::Pidfd(cmd), &sfd, &check, relay, spec.disconnect);
+            let _ = rustix::process::waitpid(Some(pid), WaitOptions::NOHANG);
+            return r.map(|c| c.map_or(Outcome::Detached(entry.id), Outcome::Exited));
+        }
+    }
     // With fakeinit the init is the command: the end of the ready pipe (closed on
     // exec) says it runs, and its own exit status is the command's.
     let r = wait_for_status(&status_r, fakeinit.then_some(&ready_r), entry.id, pid, fakeinit.then_some(&pidfd), spec.disconnect, relay);
@@ -334,7 +355,8 @@ fn context_init<A: AsRef<[u8]>, E: AsRef<[u8]>>(
     argv: &[A],
     envp: &[E],
     io: &Io<'_>,
-    pty_sock: Option<OwnedFd>,
+    pty: bool,
+    sock: OwnedFd,
     ready: OwnedFd,
     status: OwnedFd,
 ) -> ! {
@@ -346,9 +368,7 @@ fn context_init<A: AsRef<[u8]>, E: AsRef<[u8]>>(
     // context never holds a way to the caller's terminal or files.
     let mut keep: heapless::Vec<RawFd, 24> = heapless::Vec::new();
     let _ = keep.extend_from_slice(&[ready.as_raw_fd(), status.as_raw_fd()]);
-    if let Some(s) = &pty_sock {
-        let _ = keep.push(s.as_raw_fd());
-    }
+    let _ = keep.push(sock.as_raw_fd());
     for &k in io.keep.iter().take(16) {
         let _ = keep.push(k);
     }
@@ -398,14 +418,14 @@ fn context_init<A: AsRef<[u8]>, E: AsRef<[u8]>>(
             fail(Stage::Nice, e);
         }
     }
-    let slave = match &pty_sock {
-        Some(s) => match super::relay::open_inside(s) {
+    let slave = if pty {
+        match super::relay::open_inside(&sock) {
             Ok(t) => Some(t),
             Err(e) => fail(Stage::Terminal, e),
-        },
-        None => None,
+        }
+    } else {
+        None
     };
-    drop(pty_sock);
     let ceiling = Ceiling { remove: spec.remove, flags: spec.flags };
     if let Err((st, e)) = init::confine(&ceiling) {
         fail(st, e);
@@ -418,10 +438,11 @@ fn context_init<A: AsRef<[u8]>, E: AsRef<[u8]>>(
     let cmd = Command { argv, envp, ceiling, user: spec.user.as_ref(), streams };
     if spec.flags.has(Flags::FAKEINIT) {
         drop(status);
+        drop(sock);
         init::become_command(&cmd, ready);
     }
     drop(ready);
-    init::run(&cmd, status, lean)
+    init::run(&cmd, status, sock, lean)
 }
 
 fn apply_limits(set: &CgroupSet, spec: &ContextSpec) -> Result<()> {

@@ -23,9 +23,9 @@ use rustix::process::{Pid, Signal, WaitOptions};
 use super::spec::{Flags, User};
 use super::wire::{self, Msg, Stage};
 use crate::sys::caps::{self, CapSet};
-use crate::sys::process::{self, Forked};
+use crate::sys::process;
 use crate::sys::signal::{self, SigSet};
-use crate::sys::{exec, fd, pty, seccomp};
+use crate::sys::{exec, fd, ns, pty, seccomp, unix};
 
 /// The signals an init or a waiting parent passes on to the command.
 pub const FORWARDED: SigSet = SigSet::of(&[
@@ -156,14 +156,20 @@ fn dup_onto(src: BorrowedFd<'_>, which: u8) -> Result<(), Errno> {
 }
 
 /// Run as PID 1 of a context, already confined: start the command, then serve
-/// until the context is empty. `status` receives Running / Failed / Status for the
-/// waiting caller. Once the command runs, the init sheds the caller's memory it
-/// was forked with: it re-executes vsbox (`lean`, a descriptor of its own
-/// program opened before anything of the guest existed) as a fresh `init` with
-/// nothing but the status pipe and the command's pid (`serve_lean`), which costs
-/// the host a few pages per idle context instead of the caller's whole heap (and
-/// shows as `init` in the guest's ps). Never returns.
-pub fn run<A: AsRef<[u8]>, E: AsRef<[u8]>>(cmd: &Command<'_, A, E>, status: OwnedFd, lean: Option<OwnedFd>) -> ! {
+/// until the context is empty.
+///
+/// The init keeps nothing that leads to the host: where the kernel tells a
+/// pidfd's exit status to whoever holds it (Linux 6.15+), the init hands the
+/// caller the command's pidfd and its exec check over `to_caller`, and drops the
+/// status pipe; a guest that attaches to it finds no descriptor of the host's.
+/// On older kernels the init reports the command's status on `status` itself.
+///
+/// Once the command runs, the init sheds the caller's memory it was forked with:
+/// it re-executes vsbox (`lean`, a descriptor of its own program opened before
+/// anything of the guest existed) as a fresh `init` (`serve_lean`), which costs
+/// the host a few pages per idle context instead of the caller's whole heap.
+/// Never returns.
+pub fn run<A: AsRef<[u8]>, E: AsRef<[u8]>>(cmd: &Command<'_, A, E>, status: OwnedFd, to_caller: OwnedFd, lean: Option<OwnedFd>) -> ! {
     // The waiting caller may be gone; its pipe must not kill us.
     let _ = signal::ignore(signal::SIGPIPE);
     let _ = signal::set_mask(WATCHED);
@@ -174,13 +180,16 @@ pub fn run<A: AsRef<[u8]>, E: AsRef<[u8]>>(cmd: &Command<'_, A, E>, status: Owne
             process::exit_now(126);
         }
     };
-    let child = match process::fork() {
-        Ok(Forked::Child) => {
+    let (child, pidfd) = match ns::spawn_in_new(ns::NsFlags(0), None) {
+        Ok(ns::Spawned::Child { .. }) => {
             drop(check_r);
             drop(status);
+            drop(to_caller);
             become_command(cmd, check_w);
         }
-        Ok(Forked::Parent(pid)) => pid,
+        // clone3 is refused under --secure and lock (seccomp cannot read its
+        // flags), so the pidfd often comes from pidfd_open.
+        Ok(ns::Spawned::Parent { pid, pidfd }) => (pid, pidfd.or_else(|| rustix::process::pidfd_open(pid, rustix::process::PidfdFlags::empty()).ok())),
         Err(e) => {
             wire::send(&status, Msg::Failed(Stage::Fork, e.errno));
             process::exit_now(126);
@@ -189,25 +198,41 @@ pub fn run<A: AsRef<[u8]>, E: AsRef<[u8]>>(cmd: &Command<'_, A, E>, status: Owne
     drop(check_w);
     // Only the command keeps the streams and the kept descriptors: a pipe it was
     // given must see its end when the command (and what it started) is done, not
-    // when the context is; and the init holds nothing a guest could borrow.
+    // when the context is.
     stdio_to_null();
-    let lean_fd = lean.as_ref().map(|f| f.as_raw_fd()).unwrap_or(-1);
-    fd::close_all_except(&[status.as_raw_fd(), check_r.as_raw_fd(), lean_fd]);
-    let code = match wire::recv(&check_r) {
-        None => {
-            wire::send(&status, Msg::Running);
-            None
-        }
-        Some(m) => {
-            wire::send(&status, m);
-            Some(if matches!(m, Msg::Failed(Stage::Exec, _)) { 127 } else { 126 })
-        }
+    let handed = match &pidfd {
+        Some(p) if process::exit_status(p).is_ok() => unix::send_fds(&to_caller, b"C", &[p.as_fd(), check_r.as_fd()]).is_ok(),
+        _ => false,
     };
-    drop(check_r);
+    drop(to_caller);
+    drop(pidfd);
+    let (status, code) = if handed {
+        drop(check_r);
+        drop(status);
+        (None, None)
+    } else {
+        let code = match wire::recv(&check_r) {
+            None => {
+                wire::send(&status, Msg::Running);
+                None
+            }
+            Some(m) => {
+                wire::send(&status, m);
+                Some(if matches!(m, Msg::Failed(Stage::Exec, _)) { 127 } else { 126 })
+            }
+        };
+        drop(check_r);
+        (Some(status), code)
+    };
+    let lean_fd = lean.as_ref().map(|f| f.as_raw_fd()).unwrap_or(-1);
+    let status_fd = status.as_ref().map(|s| s.as_raw_fd()).unwrap_or(-1);
+    fd::close_all_except(&[status_fd, lean_fd]);
     if let (None, Some(exe)) = (code, lean) {
-        let _ = fd::keep_open_across_exec(status.as_raw_fd());
+        if status_fd >= 0 {
+            let _ = fd::keep_open_across_exec(status_fd);
+        }
         let mut env: heapless::String<48> = heapless::String::new();
-        let _ = core::fmt::Write::write_fmt(&mut env, format_args!("{LEAN_ENV}={}:{}", status.as_raw_fd(), child.as_raw_nonzero()));
+        let _ = core::fmt::Write::write_fmt(&mut env, format_args!("{LEAN_ENV}={}:{}", status_fd, child.as_raw_nonzero()));
         let argv = exec::CStrArray::new(&["init"]);
         let envp = exec::CStrArray::new(&[env.as_str()]);
         // Only returns when the exec failed: then this process serves as it is.
@@ -231,21 +256,20 @@ pub fn serve_lean(value: &str) -> ! {
     let _ = signal::set_mask(WATCHED);
     let mut parts = value.split(':').map(|v| v.parse::<i32>().ok());
     let (Some(Some(status)), Some(Some(pid))) = (parts.next(), parts.next()) else { process::exit_now(126) };
-    if !fd::is_open(status) || status <= 2 {
-        process::exit_now(126);
-    }
-    fd::close_all_except(&[status]);
-    serve(fd::own_raw(status), Pid::from_raw(pid), None)
+    // -1: the caller holds the command's pidfd, and the init reports nothing.
+    let status = (status > 2 && fd::is_open(status)).then(|| fd::own_raw(status));
+    fd::close_all_except(&[status.as_ref().map(|s| s.as_raw_fd()).unwrap_or(-1)]);
+    serve(status, Pid::from_raw(pid), None)
 }
 
 /// The init's service: reap every zombie, report the command's end, forward the
 /// signals, and leave with the last process.
-fn serve(status: OwnedFd, command: Option<Pid>, mut code: Option<i32>) -> ! {
+fn serve(status: Option<OwnedFd>, command: Option<Pid>, mut code: Option<i32>) -> ! {
     let sfd = match signal::signalfd(WATCHED) {
         Ok(fd) => fd,
         Err(_) => process::exit_now(126),
     };
-    let mut status = Some(status);
+    let mut status = status;
     let mut command = command;
     loop {
         let mut childless = false;

@@ -48,8 +48,16 @@ pub fn enter<A: AsRef<[u8]>, E: AsRef<[u8]>>(reg: &Registry, e: &Entry, how: &Jo
     let old = signal::set_mask(SigSet(FORWARDED.0 | SigSet::of(&[signal::SIGCHLD, signal::SIGWINCH]).0))?;
     let r = join_here(e, pidfd.as_ref(), how, argv, envp, io);
     let _ = signal::set_mask(old);
+    // A pinned init that is gone, cgroups removed, a pid namespace that takes no
+    // more processes: the context has ended, whatever step met it.
+    let gone = |err: &Error| match err.errno {
+        Errno::SRCH => err.what == Stage::Join.what() || err.what == Stage::Fork.what(),
+        Errno::NOENT => err.what == Stage::JoinCgroups.what(),
+        Errno::NOMEM => err.what == Stage::Fork.what(),
+        _ => false,
+    };
     match r {
-        Err(err) if err.what != Stage::Exec.what() && !reg.find(e.id).is_some_and(|now| now.same_as(e)) => Err(ended()),
+        Err(err) if err.what != Stage::Exec.what() && (gone(&err) || !reg.find(e.id).is_some_and(|now| now.same_as(e))) => Err(ended()),
         r => r,
     }
 }
@@ -119,32 +127,60 @@ fn join_here<A: AsRef<[u8]>, E: AsRef<[u8]>>(e: &Entry, pidfd: Option<&OwnedFd>,
         }
         return Ok(wire::shell_status(joined.as_raw()));
     };
-    wait_command(command, &sfd, &check_r, relay)
+    wait_command(Target::Child(command), &sfd, &check_r, relay, false).map(|c| c.unwrap_or(0))
 }
 
-/// Wait for a joined command (this process's child by now), forwarding signals
-/// and relaying its terminal. An exec failure comes on `check`.
-fn wait_command(child: Pid, sfd: &OwnedFd, check: &OwnedFd, mut relay: Option<Relay<'_>>) -> Result<i32> {
+/// The command a caller waits for: its child (a join, as its subreaper), or a
+/// process it holds a pidfd of (a new context's command, the init's child).
+pub(crate) enum Target {
+    Child(Pid),
+    Pidfd(OwnedFd),
+}
+
+/// Wait for the command, forwarding signals and relaying its terminal; an exec
+/// failure comes on `check`. `Ok(None)`: `detached`, and the command runs.
+pub(crate) fn wait_command(target: Target, sfd: &OwnedFd, check: &OwnedFd, mut relay: Option<Relay<'_>>, detached: bool) -> Result<Option<i32>> {
     use rustix::event::{poll, PollFd, PollFlags};
     let mut check_open = true;
     let mut failed_exec: Option<Error> = None;
+    let none = PollFlags::empty();
     let st = loop {
-        match rustix::process::waitpid(Some(child), WaitOptions::NOHANG) {
-            Ok(Some((_, st))) => break wire::shell_status(st.as_raw()),
-            Ok(None) | Err(Errno::INTR) => {}
-            Err(e) => return Err(Error::new("wait for the command", e)),
+        if detached && !check_open {
+            if let Some(r) = relay.take() {
+                r.finish();
+            }
+            return failed_exec.map_or(Ok(None), Err);
         }
-        let none = PollFlags::empty();
+        let mut ended = false;
+        match &target {
+            Target::Child(child) => match rustix::process::waitpid(Some(*child), WaitOptions::NOHANG) {
+                Ok(Some((_, st))) => break wire::shell_status(st.as_raw()),
+                Ok(None) | Err(Errno::INTR) => {}
+                Err(e) => return Err(Error::new("wait for the command", e)),
+            },
+            Target::Pidfd(p) => {
+                let mut fds = [PollFd::new(p, PollFlags::IN)];
+                let zero = rustix::event::Timespec { tv_sec: 0, tv_nsec: 0 };
+                ended = matches!(poll(&mut fds, Some(&zero)), Ok(1));
+            }
+        }
+        if let (true, Target::Pidfd(p)) = (ended, &target) {
+            break exit_code_of(p)?;
+        }
         let (m, i) = match &relay {
             Some(r) => r.poll_fds(),
             None => (PollFd::new(sfd, none), PollFd::new(sfd, none)),
         };
-        let mut fds = [PollFd::new(sfd, PollFlags::IN), PollFd::new(check, if check_open { PollFlags::IN } else { none }), m, i];
+        let pfd = match &target {
+            Target::Pidfd(p) => PollFd::new(p, PollFlags::IN),
+            Target::Child(_) => PollFd::new(sfd, none),
+        };
+        let mut fds = [PollFd::new(sfd, PollFlags::IN), PollFd::new(check, if check_open { PollFlags::IN } else { none }), m, i, pfd];
         match poll(&mut fds, None) {
             Ok(_) | Err(Errno::INTR) => {}
             Err(e) => return Err(Error::new("wait for the command", e)),
         }
-        let rev: [PollFlags; 4] = core::array::from_fn(|k| fds[k].revents());
+        let rev: [PollFlags; 5] = core::array::from_fn(|k| fds[k].revents());
         if let Some(r) = relay.as_mut() {
             r.pump(rev[2], rev[3]);
         }
@@ -161,8 +197,15 @@ fn wait_command(child: Pid, sfd: &OwnedFd, check: &OwnedFd, mut relay: Option<Re
                         r.resize();
                     }
                 } else if sig.signo != signal::SIGCHLD {
-                    if let Some(s) = Signal::from_named_raw(sig.signo) {
-                        let _ = rustix::process::kill_process(child, s);
+                    match &target {
+                        Target::Child(child) => {
+                            if let Some(s) = Signal::from_named_raw(sig.signo) {
+                                let _ = rustix::process::kill_process(*child, s);
+                            }
+                        }
+                        Target::Pidfd(p) => {
+                            let _ = signal::pidfd_send(p, sig.signo);
+                        }
                     }
                 }
             }
@@ -176,8 +219,23 @@ fn wait_command(child: Pid, sfd: &OwnedFd, check: &OwnedFd, mut relay: Option<Re
     }
     match failed_exec {
         Some(e) => Err(e),
-        None => Ok(st),
+        None => Ok(Some(st)),
     }
+}
+
+/// The status of a command that has ended (its pidfd is readable): it is
+/// recorded once its parent, the context's init, has reaped it, which may take
+/// a moment.
+fn exit_code_of(pidfd: &OwnedFd) -> Result<i32> {
+    for _ in 0..5000 {
+        match process::exit_status(pidfd) {
+            Ok(Some(st)) => return Ok(wire::shell_status(st)),
+            Ok(None) => {}
+            Err(e) => return Err(Error::new("read the command's exit status", e)),
+        }
+        let _ = rustix::thread::nanosleep(&rustix::thread::Timespec { tv_sec: 0, tv_nsec: 200_000 });
+    }
+    Err(Error::new("read the command's exit status", Errno::TIMEDOUT))
 }
 
 /// The joining child: into the cgroups, the namespaces, the limits and the
