@@ -98,6 +98,11 @@ fn run(o: Opts) -> Result<i32, i32> {
     if !cli::is_root() {
         return Err(fail("contexts are made and joined by root only (run it as root)"));
     }
+    if let Some(k) = cli::vserver() {
+        let domainname = o.domainname.as_deref().map(|d| if d == "none" { "" } else { d }.to_owned());
+        let spec = ContextSpec { id: ctx, flags, remove, hostname: o.hostname.clone(), domainname, disconnect: o.disconnect, ..ContextSpec::default() };
+        return Ok(cli::legacy::chcontext(k, &spec, o.silent, &o.command));
+    }
     let env = cli::environment();
 
     if ctx == Some(SPECTATOR) {

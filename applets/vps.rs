@@ -12,7 +12,7 @@
 
 use std::io::Write as _;
 
-use vsbox::engine::monitor::{Names, Scope};
+use vsbox::engine::monitor::Names;
 use vsbox::engine::registry::Registry;
 use vsbox::engine::spec::SPECTATOR;
 use vsbox::engine::stat::{self, Col, JsonArray, Me, PsEnv, PsRow, Units, Users};
@@ -58,7 +58,7 @@ pub fn main(args: &[String]) -> i32 {
         }
     };
     let settings = cli::settings();
-    let scope = match Scope::load(&settings) {
+    let scope = match cli::scope(&settings) {
         Ok(s) => s,
         Err(e) => {
             cli::error("vps", e);

@@ -13,7 +13,7 @@
 use argh::FromArgs;
 use std::fmt::Write as _;
 
-use vsbox::engine::monitor::{self, Names, Scope};
+use vsbox::engine::monitor::{self, Names};
 use vsbox::engine::registry::Registry;
 
 use crate::cli;
@@ -52,7 +52,7 @@ pub fn main(args: &[String]) -> i32 {
         }
     };
     let settings = cli::settings();
-    let scope = match Scope::load(&settings) {
+    let scope = match cli::scope(&settings) {
         Ok(s) => s,
         Err(e) => {
             cli::error("vpstree", e);

@@ -13,7 +13,7 @@
 use std::fmt::Write as _;
 
 use argh::FromArgs;
-use vsbox::engine::monitor::{self, Scope};
+use vsbox::engine::monitor;
 use vsbox::engine::registry::Registry;
 use vsbox::engine::stat::{self, JsonArray, JsonObject};
 
@@ -39,7 +39,7 @@ pub fn main(args: &[String]) -> i32 {
     };
     let settings = cli::settings();
     let reg = Registry::new(settings.clone());
-    let report = match Scope::load(&settings).and_then(|s| monitor::gather_stat(&s, o.json)) {
+    let report = match cli::scope(&settings).and_then(|s| monitor::gather_stat(&s, o.json)) {
         Ok(r) => r,
         Err(e) => {
             cli::error("vserver-stat", e);

@@ -497,11 +497,7 @@ fn detach_stdio() {
 }
 
 fn std_fd(fd: i32) -> rustix::fd::BorrowedFd<'static> {
-    match fd {
-        0 => rustix::stdio::stdin(),
-        1 => rustix::stdio::stdout(),
-        _ => rustix::stdio::stderr(),
-    }
+    crate::sys::file::std_fd(fd)
 }
 
 /// Join the context of entry `e` (as `Registry::find` returned it) and run `argv`

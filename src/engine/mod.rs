@@ -7,6 +7,7 @@ pub mod conf;
 pub mod context;
 pub mod init;
 pub mod ipv4root;
+pub mod legacy;
 pub mod monitor;
 pub mod registry;
 pub mod rootfs;
