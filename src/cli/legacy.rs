@@ -5,7 +5,7 @@
 
 use std::io::Write as _;
 
-use vsbox::engine::backend::{Backend, Choice, Features};
+use vsbox::engine::backend::{Backend, Features};
 use vsbox::engine::ipv4root::IpRoot;
 use vsbox::engine::legacy::{self, Kernel};
 use vsbox::engine::monitor::KillError;
@@ -56,7 +56,7 @@ pub fn chcontext(k: Kernel, spec: &ContextSpec, silent: bool, argv: &[String]) -
         Ok(None) => {}
     }
     let report = if spec.disconnect {
-        match detach() {
+        match detach(&argv[0]) {
             Ok(w) => Some(w),
             Err(code) => return code,
         }
@@ -86,7 +86,7 @@ pub fn chcontext(k: Kernel, spec: &ContextSpec, silent: bool, argv: &[String]) -
 /// executed the command (0), failed to set up (255, the child said why) or could
 /// not execute it (255, said here). The child, in a new session, gets the write end
 /// of the report pipe (closed by the exec).
-fn detach() -> Result<rustix::fd::OwnedFd, i32> {
+fn detach(cmd: &str) -> Result<rustix::fd::OwnedFd, i32> {
     use vsbox::sys::process::{fork, Forked};
     let fail = |what: &str, e: &dyn std::fmt::Display| {
         error("chcontext", format_args!("{what}: {e}"));
@@ -107,7 +107,7 @@ fn detach() -> Result<rustix::fd::OwnedFd, i32> {
                 Ok(0) => Err(0),
                 Ok(4) => {
                     let errno = rustix::io::Errno::from_raw_os_error(i32::from_le_bytes(b));
-                    Err(fail("cannot execute the command", &ErrnoText(errno)))
+                    Err(fail(&format!("cannot execute '{cmd}'"), &format_args!("{} (check the name and PATH)", ErrnoText(errno))))
                 }
                 _ => Err(FAIL),
             }
@@ -191,30 +191,27 @@ pub fn vkill(ctx: Option<u32>, sig: i32, pids: &[u32]) -> i32 {
 /// the mainline backend builds on.
 pub fn version_report() -> String {
     use std::fmt::Write as _;
-    let mut s = format!("vsbox {}\n", env!("CARGO_PKG_VERSION"));
-    let choice = super::choice();
+    let vci = |v: u32| format!("VCI {:04x}:{:04x}", v >> 16, v & 0xFFFF);
+    let mut s = format!("vsbox {}\nbackend: ", env!("CARGO_PKG_VERSION"));
     let chosen = super::backend();
-    let found = Backend::detect();
-    let forced = if choice != Choice::Detect { " (forced by VSBOX_BACKEND)" } else { "" };
-    let _ = match chosen {
-        Backend::Vserver { version } => write!(s, "backend: vserver{forced}, VCI {:04x}:{:04x}", version >> 16, version & 0xFFFF),
-        Backend::Mainline => write!(s, "backend: mainline{forced}"),
-        Backend::Ctx24 { new_s_context: (nr, rev) } => {
-            write!(s, "backend: none: a 2.4 ctx-patch kernel (new_s_context {nr} rev{rev}); vsbox needs Linux 3.2 or later")
-        }
-    };
-    match (chosen, found) {
-        (Backend::Vserver { version: 0 }, _) => s.push_str(" (the kernel does not answer sys_vserver: every context call fails)"),
-        (Backend::Vserver { .. }, _) => {
-            if let Ok(c) = vsbox::sys::vserver::get_vci() {
-                let _ = write!(s, ", config {c:#010x}");
-            }
-        }
-        (Backend::Mainline, Backend::Vserver { version }) => {
-            let _ = write!(s, " (the kernel is a vserver one, VCI {:04x}:{:04x})", version >> 16, version & 0xFFFF);
-        }
-        _ => {}
+    let forced = std::env::var_os("VSBOX_BACKEND").is_some_and(|v| v == "mainline" || v == "vserver");
+    match chosen {
+        Backend::Vserver { .. } => s.push_str("vserver"),
+        Backend::Mainline => s.push_str("mainline"),
+        Backend::Ctx24 { .. } => s.push_str("none"),
     }
+    if forced {
+        s.push_str(" (forced by VSBOX_BACKEND)");
+    }
+    let _ = match (chosen, Backend::detect()) {
+        (Backend::Vserver { version: 0 }, _) => write!(s, ", but the kernel does not answer sys_vserver: every context call fails"),
+        (Backend::Vserver { version }, _) => write!(s, ", {}, config {:#010x}", vci(version), vsbox::sys::vserver::get_vci().unwrap_or(0)),
+        (Backend::Mainline, Backend::Vserver { version }) => write!(s, " (the kernel is a vserver one, {})", vci(version)),
+        (Backend::Ctx24 { new_s_context: (nr, rev) }, _) => {
+            write!(s, ": a 2.4 ctx-patch kernel (new_s_context {nr} rev{rev}); vsbox needs Linux 3.2 or later")
+        }
+        _ => Ok(()),
+    };
     let u = rustix::system::uname();
     let _ = write!(s, "\nkernel: {}", u.release().to_string_lossy());
     if chosen == Backend::Mainline {

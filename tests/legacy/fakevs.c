@@ -14,11 +14,12 @@
  * What is real: the answers and the data written back; ctx_kill sends real
  * signals; set_vhi_name really renames the UTS namespace the context was given
  * with set_space (never the host's: that is refused with EINVAL).
- * What is modelled: which task is in which context (a task inherits the
- * context of its nearest recorded ancestor: forks are not seen, so a child forked
- * before its parent moved would be placed wrongly; vsbox never does that), and
- * capabilities: a task holds a capability when its CapEff has it (for bits the
- * mainline kernel has) and its context's bcaps have it. CAP_CONTEXT is bit 63 by
+ * What is modelled: which task is in which context (forks are not seen: a task
+ * is in the context of its nearest recorded ancestor, and when a task moves, its
+ * descendants are recorded where they were), and capabilities: a task holds a
+ * capability when its CapEff has it (for bits the mainline kernel has) and its
+ * context's bcaps have it, unless the context is in its setup state
+ * (security/commoncap.c's special case). CAP_CONTEXT is bit 63 by
  * default (the 3.x/4.x layout), or 34 (--cap-context 34, the 2.6.32 layout,
  * then checked in CapEff too). CAP_SYS_RESOURCE, which switch.c requires for
  * admin commands, is checked only when fakevs itself holds it (the test machine
@@ -294,22 +295,64 @@ static uint32_t id_of(int pid, int net)
 	return 0;
 }
 
+/* Whether `pid` descends from `anc`. */
+static int descends(int pid, int anc)
+{
+	for (int depth = 0; depth < 256 && pid > 1; depth++) {
+		int ppid;
+		if (read_stat(pid, &ppid, NULL, NULL) < 0)
+			return 0;
+		if (ppid == anc)
+			return 1;
+		pid = ppid;
+	}
+	return 0;
+}
+
+/* Move a task. Its existing descendants stay where they are, as in the kernel
+ * (a forked child keeps the context it was born in): they are recorded first. */
+static void set_id(int pid, uint32_t id, int net)
+{
+	DIR *d = opendir("/proc");
+	struct dirent *e;
+	while (d && (e = readdir(d))) {
+		int p = atoi(e->d_name);
+		if (p <= 1 || p == pid || !descends(p, pid))
+			continue;
+		struct task *c = find_task(p, 1);
+		if (c && !(net ? c->has_nid : c->has_xid)) {
+			uint32_t old = id_of(p, net);
+			if (net) {
+				c->has_nid = 1;
+				c->nid = old;
+			} else {
+				c->has_xid = 1;
+				c->xid = old;
+			}
+		}
+	}
+	if (d)
+		closedir(d);
+	struct task *t = find_task(pid, 1);
+	if (!t)
+		return;
+	if (net) {
+		t->has_nid = 1;
+		t->nid = id;
+	} else {
+		t->has_xid = 1;
+		t->xid = id;
+	}
+}
+
 static void set_xid(int pid, uint32_t xid)
 {
-	struct task *t = find_task(pid, 1);
-	if (t) {
-		t->has_xid = 1;
-		t->xid = xid;
-	}
+	set_id(pid, xid, 0);
 }
 
 static void set_nid(int pid, uint32_t nid)
 {
-	struct task *t = find_task(pid, 1);
-	if (t) {
-		t->has_nid = 1;
-		t->nid = nid;
-	}
+	set_id(pid, nid, 1);
 }
 
 /* Live (non-zombie) processes in context `id` (net: network context). */
@@ -380,14 +423,15 @@ static uint64_t cap_eff(int pid)
 	return p ? strtoull(p + 8, NULL, 16) : 0;
 }
 
-/* capable(): CapEff (bits the mainline kernel has) and the context's bcaps. */
+/* capable() as vs2.3's cap_capable: CapEff (for bits the mainline kernel has),
+ * masked by the context's bcaps unless the context is still in its setup state. */
 static int capable(int pid, int cap)
 {
 	if (cap <= 40 && !(cap_eff(pid) >> cap & 1))
 		return 0;
 	uint32_t xid = id_of(pid, 0);
 	struct vctx *c = xid > 1 ? find_ctx(xid) : NULL;
-	return !c || (c->bcaps >> cap & 1);
+	return !c || (c->flags & VXF_STATE_SETUP) || (c->bcaps >> cap & 1);
 }
 
 /* ---- the caller's memory ------------------------------------------------------ */
