@@ -195,22 +195,18 @@ pub fn version_report() -> String {
     let mut s = format!("vsbox {}\nbackend: ", env!("CARGO_PKG_VERSION"));
     let chosen = super::backend();
     let forced = std::env::var_os("VSBOX_BACKEND").is_some_and(|v| v == "mainline" || v == "vserver");
-    match chosen {
-        Backend::Vserver { .. } => s.push_str("vserver"),
-        Backend::Mainline => s.push_str("mainline"),
-        Backend::Ctx24 { .. } => s.push_str("none"),
-    }
+    s.push_str(if chosen == Backend::Mainline { "mainline" } else { "vserver" });
     if forced {
         s.push_str(" (forced by VSBOX_BACKEND)");
     }
     let _ = match (chosen, Backend::detect()) {
         (Backend::Vserver { version: 0 }, _) => write!(s, ", but the kernel does not answer sys_vserver: every context call fails"),
         (Backend::Vserver { version }, _) => write!(s, ", {}, config {:#010x}", vci(version), vsbox::sys::vserver::get_vci().unwrap_or(0)),
-        (Backend::Mainline, Backend::Vserver { version }) => write!(s, " (the kernel is a vserver one, {})", vci(version)),
-        (Backend::Ctx24 { new_s_context: (nr, rev) }, _) => {
-            write!(s, ": a 2.4 ctx-patch kernel (new_s_context {nr} rev{rev}); vsbox needs Linux 3.2 or later")
-        }
-        _ => Ok(()),
+        (_, Backend::Vserver { version }) => write!(s, " (the kernel is a vserver one, {})", vci(version)),
+        _ => match vsbox::sys::vserver::read_ctx24().new_s_context {
+            Some((nr, rev)) => write!(s, " (a 2.4 ctx-patch kernel: new_s_context {nr} rev{rev}; vsbox does not drive those)"),
+            None => Ok(()),
+        },
     };
     let u = rustix::system::uname();
     let _ = write!(s, "\nkernel: {}", u.release().to_string_lossy());

@@ -2,7 +2,9 @@
 //! namespaces and cgroups) or a Linux-VServer patched one (real kernel contexts
 //! through `sys_vserver`, `engine::legacy`). One `get_version` call decides
 //! (vserver-spec.md §2.4), at first use; the admin may force either
-//! (VSBOX_BACKEND, read on the std side and passed in as a `Choice`).
+//! (VSBOX_BACKEND, read on the std side and passed in as a `Choice`). A 2.4
+//! ctx-patch kernel (its own `new_s_context`, announced in /proc/self/status) is
+//! only reported (`sys::vserver::read_ctx24`): vsbox needs Linux 3.2 or later.
 
 use core::sync::atomic::{AtomicU64, Ordering};
 
@@ -17,9 +19,6 @@ pub enum Backend {
     /// A patched kernel with this VCI version (0x00020308 = vs2.3.0.36; 0 when
     /// forced on a kernel that does not answer).
     Vserver { version: u32 },
-    /// A 2.4 ctx-patch kernel announcing `new_s_context` (number, revision) in
-    /// /proc/self/status. Reported only: vsbox needs Linux 3.2 or later.
-    Ctx24 { new_s_context: (u32, u32) },
 }
 
 /// What the admin asked for.
@@ -34,15 +33,11 @@ pub enum Choice {
 static CHOSEN: AtomicU64 = AtomicU64::new(0);
 
 impl Backend {
-    /// Ask the kernel (uncached): `get_version` answering is a vserver kernel;
-    /// otherwise a 2.4 announcement in /proc/self/status, else mainline.
+    /// Ask the kernel (uncached): `get_version` answering is a vserver kernel.
     pub fn detect() -> Backend {
         match vserver::get_version() {
             Ok(v) if v >= 0x0001_0000 => Backend::Vserver { version: v },
-            _ => match vserver::read_ctx24().new_s_context {
-                Some(s) => Backend::Ctx24 { new_s_context: s },
-                None => Backend::Mainline,
-            },
+            _ => Backend::Mainline,
         }
     }
 
@@ -72,19 +67,17 @@ impl Backend {
 
 fn encode(b: Backend) -> u64 {
     match b {
-        Backend::Mainline => 1 << 62,
-        Backend::Vserver { version } => 2 << 62 | u64::from(version),
-        Backend::Ctx24 { new_s_context: (nr, rev) } => 3 << 62 | u64::from(nr) << 16 | u64::from(rev & 0xFFFF),
+        Backend::Mainline => 1 << 32,
+        Backend::Vserver { version } => 2 << 32 | u64::from(version),
     }
 }
 
 fn decode(v: u64) -> Option<Backend> {
-    Some(match v >> 62 {
-        1 => Backend::Mainline,
-        2 => Backend::Vserver { version: v as u32 },
-        3 => Backend::Ctx24 { new_s_context: (((v >> 16) & 0xFFFF_FFFF) as u32, (v & 0xFFFF) as u32) },
-        _ => return None,
-    })
+    match v >> 32 {
+        1 => Some(Backend::Mainline),
+        2 => Some(Backend::Vserver { version: v as u32 }),
+        _ => None,
+    }
 }
 
 /// What `vsbox --version` reports of a mainline kernel: the features vsbox's
@@ -128,7 +121,7 @@ mod tests {
 
     #[test]
     fn the_choice_is_kept() {
-        for b in [Backend::Mainline, Backend::Vserver { version: 0x0002_0308 }, Backend::Ctx24 { new_s_context: (273, 0) }] {
+        for b in [Backend::Mainline, Backend::Vserver { version: 0x0002_0308 }, Backend::Vserver { version: 0 }] {
             assert_eq!(decode(encode(b)), Some(b));
         }
         assert_eq!(decode(0), None);

@@ -113,10 +113,7 @@ pub fn create(k: Kernel, spec: &ContextSpec) -> Result<u32> {
     // (vs2.3's ctx_create v0 would unshare them itself, and the user namespace too).
     let spaces = NsFlags::UTS.union(NsFlags::IPC);
     ns::unshare(spaces, "give the context its own host name and IPC (unshare)")?;
-    let xid = match spec.id {
-        Some(n) => vs::ctx_create(n, Some(vs::VXF_INIT_SET)).map_err(|e| Error::new(create_what(e), e))?,
-        None => first_free(|n| vs::ctx_create(n, Some(vs::VXF_INIT_SET))).map_err(|e| Error::new(create_what(e), e))?,
-    };
+    let xid = numbered(spec.id, &mut |n| vs::ctx_create(n, Some(vs::VXF_INIT_SET))).map_err(|e| Error::new(create_what(e), e))?;
     vs::set_space(xid, spaces.0).ctx("give the context its namespaces (set_space)")?;
     let remove = bcaps_removed(spec);
     if remove != 0 {
@@ -155,13 +152,13 @@ fn create_what(e: Errno) -> &'static str {
     }
 }
 
-/// `make(n)` for n = 2, 3, …: the first that is not taken (EEXIST, or EBUSY while
-/// another is being set up).
-fn first_free(mut make: impl FnMut(u32) -> core::result::Result<u32, Errno>) -> core::result::Result<u32, Errno> {
-    let mut n = 2;
+/// `make(n)` for the number asked for, or for n = 2, 3, …: the first that is not
+/// taken (EEXIST, or EBUSY while another is being set up).
+fn numbered(asked: Option<u32>, make: &mut dyn FnMut(u32) -> core::result::Result<u32, Errno>) -> core::result::Result<u32, Errno> {
+    let mut n = asked.unwrap_or(2);
     loop {
         match make(n) {
-            Err(Errno::EXIST | Errno::BUSY) if n < vs::MAX_S_CONTEXT => n += 1,
+            Err(Errno::EXIST | Errno::BUSY) if asked.is_none() && n < vs::MAX_S_CONTEXT => n += 1,
             r => return r,
         }
     }
@@ -249,12 +246,10 @@ pub fn bind(k: Kernel, root: &IpRoot) -> Result<u32> {
     if own > SPECTATOR && vs::get_cflags(own).is_ok_and(|f| f.value & vs::VXF_STATE_SETUP == 0) {
         return Err(Error::new("bind inside a context: a vserver kernel lets only the host add addresses (run chbind before chcontext)", Errno::PERM));
     }
-    let made = match own {
-        n if n > SPECTATOR => match vs::net_create(n, None) {
-            Err(Errno::EXIST | Errno::BUSY) => first_free(|n| vs::net_create(n, None)),
-            r => r,
-        },
-        _ => first_free(|n| vs::net_create(n, None)),
+    let mut make = |n| vs::net_create(n, None);
+    let made = match numbered((own > SPECTATOR).then_some(own), &mut make) {
+        Err(Errno::EXIST | Errno::BUSY) => numbered(None, &mut make),
+        r => r,
     };
     let nid = made.ctx("create a network context (net_create)")?;
     for e in &root.v4 {
@@ -378,10 +373,13 @@ voluntary_ctxt_switches:\t1\nnonvoluntary_ctxt_switches:\t0\nVxID:\t42\nNxID:\t4
     #[test]
     fn the_lowest_free_number() {
         let taken = [2, 3, 5];
-        let r = first_free(|n| if taken.contains(&n) { Err(Errno::EXIST) } else { Ok(n) });
+        let r = numbered(None, &mut |n| if taken.contains(&n) { Err(Errno::EXIST) } else { Ok(n) });
         assert_eq!(r, Ok(4));
-        assert_eq!(first_free(|n| if n == 2 { Err(Errno::BUSY) } else { Ok(n) }), Ok(3));
-        assert_eq!(first_free(|_| Err(Errno::PERM)), Err(Errno::PERM));
-        assert_eq!(first_free(|_| Err(Errno::EXIST)), Err(Errno::EXIST), "all taken: ends");
+        assert_eq!(numbered(None, &mut |n| if n == 2 { Err(Errno::BUSY) } else { Ok(n) }), Ok(3));
+        assert_eq!(numbered(None, &mut |_| Err(Errno::PERM)), Err(Errno::PERM));
+        assert_eq!(numbered(None, &mut |_| Err(Errno::EXIST)), Err(Errno::EXIST), "all taken: ends");
+        // A number asked for is tried once.
+        assert_eq!(numbered(Some(3), &mut |n| if taken.contains(&n) { Err(Errno::EXIST) } else { Ok(n) }), Err(Errno::EXIST));
+        assert_eq!(numbered(Some(9), &mut Ok), Ok(9));
     }
 }

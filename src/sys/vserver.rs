@@ -53,7 +53,9 @@ pub const CTX_MIGRATE: u32 = cmd(PROCMIG, 1, 1);
 pub const CTX_KILL: u32 = cmd(PROCTRL, 1, 0);
 pub const NET_CREATE_V0: u32 = cmd(VNET, 1, 0);
 pub const NET_CREATE: u32 = cmd(VNET, 1, 1);
+pub const NET_ADD_V0: u32 = cmd(NETALT, 1, 0);
 pub const NET_ADD_IPV4: u32 = cmd(NETALT, 1, 1);
+pub const NET_ADD_IPV4_V2: u32 = cmd(NETALT, 1, 2);
 pub const NET_MIGRATE: u32 = cmd(NETMIG, 1, 0);
 pub const CTX_STAT: u32 = cmd(VSTAT, 0, 0);
 pub const TASK_XID: u32 = cmd(VINFO, 1, 0);
@@ -175,6 +177,33 @@ pub struct NetAddrIpv4 {
     pub mask: u32,
 }
 
+/// `struct vcmd_net_addr_ipv4_v2`: v1 plus the end of a range (NXA_TYPE_RANGE).
+#[repr(C)]
+pub struct NetAddrIpv4V2 {
+    pub kind: u16,
+    pub flags: u16,
+    pub ip: u32,
+    pub ip2: u32,
+    pub mask: u32,
+}
+
+/// `struct vcmd_net_addr_v0`: up to four addresses of one type (net_add v0).
+#[repr(C)]
+pub struct NetAddrV0 {
+    pub kind: u16,
+    pub count: u16,
+    pub ip: [u32; 4],
+    pub mask: [u32; 4],
+}
+
+/// `struct vcmd_ctx_caps_v0` (get/set_ccaps v0, vs2.0): bcaps, ccaps, cmask.
+#[repr(C)]
+pub struct CtxCapsV0 {
+    pub bcaps: u64,
+    pub ccaps: u64,
+    pub cmask: u64,
+}
+
 /// `struct vcmd_new_s_context_v1` (compat).
 #[repr(C)]
 pub struct NewSContext {
@@ -200,6 +229,9 @@ const _: () = {
     assert!(size_of::<Rlimit>() == 32);
     assert!(size_of::<NxInfo>() == 4);
     assert!(size_of::<NetAddrIpv4>() == 12);
+    assert!(size_of::<NetAddrIpv4V2>() == 16);
+    assert!(size_of::<NetAddrV0>() == 36);
+    assert!(size_of::<CtxCapsV0>() == 24);
     assert!(size_of::<NewSContext>() == 8);
     assert!(size_of::<SetIpv4root>() == 132);
 };
@@ -463,6 +495,8 @@ mod tests {
         assert_eq!(NET_CREATE_V0, 0x1901_0000);
         assert_eq!(NET_CREATE, 0x1901_0001);
         assert_eq!(NET_ADD_IPV4, 0x1A01_0001);
+        assert_eq!(NET_ADD_IPV4_V2, 0x1A01_0002);
+        assert_eq!(NET_ADD_V0, 0x1A01_0000);
         assert_eq!(NET_MIGRATE, 0x1B01_0000);
         assert_eq!(COMPAT_NEW_S_CONTEXT, 0x3F01_0001);
         assert_eq!(COMPAT_SET_IPV4ROOT, 0x3F02_0003);
