@@ -172,6 +172,7 @@ fn numbers_joins_private_contexts_and_monitoring() {
         $VSBOX chcontext --silent --ctx 7 --flag private sh -c 'echo $$ > seven; exec sleep 60' & waitfor seven
         echo free $($VSBOX chcontext true)
         $VSBOX chcontext --ctx 2 sh -c 'echo $$ > joined; exec sleep 60' > joinout & waitfor joined
+        $VSBOX chcontext --silent --secure --ctx 2 sh -c 'grep CapBnd /proc/self/status' | sed 's/^/joinsecure /'
         $VSBOX chcontext --ctx 7 true; echo private $?
         $VSBOX chcontext --ctx 2 --hostname x true; echo rename $?
         echo two $(cat two) seven $(cat seven) joined $(cat joined) out $(cat joinout)
@@ -194,6 +195,11 @@ fn numbers_joins_private_contexts_and_monitoring() {
     let w: Vec<&str> = ids.split(' ').collect();
     let (two, seven, joined) = (w[0], w[2], w[4]);
     assert_eq!(&w[6..], ["New", "security", "context", "is", "2"], "a join says so too: {out}");
+    // A join lowers its own bounding set before it moves in (the context's ceiling
+    // lacks CAP_SETPCAP, which PR_CAPBSET_DROP needs).
+    let bnd = status_caps(&marked(&out, "joinsecure ").join("\n"), "CapBnd");
+    assert_eq!(bnd & 0x0BF3_FA00, 0, "{out}");
+    assert!(!f.calls().contains("prctl"), "no refused PR_CAPBSET_DROP: {}", f.calls());
     assert_eq!(marked(&out, "private "), ["255"], "{out}");
     assert!(err.contains("chcontext: join the context: it is private, or not administrable (ctx_migrate): Permission denied"), "{err}");
     assert_eq!(marked(&out, "rename "), ["255"], "{out}");

@@ -109,6 +109,10 @@ pub fn create(k: Kernel, spec: &ContextSpec) -> Result<u32> {
             r => return r,
         }
     }
+    // The same ceiling for what the command executes (the bounding set holds on any
+    // kernel from 2.6.25). First: PR_CAPBSET_DROP needs CAP_SETPCAP, which the
+    // context's ceiling lacks (the kernel starts it without) once it is set up.
+    caps::drop_bounding(spec.remove)?;
     // The context's own UTS and IPC namespaces, the caller's before it moves in
     // (vs2.3's ctx_create v0 would unshare them itself, and the user namespace too).
     let spaces = NsFlags::UTS.union(NsFlags::IPC);
@@ -138,10 +142,8 @@ pub fn create(k: Kernel, spec: &ContextSpec) -> Result<u32> {
     // state while we are inside (the kernel makes the caller the init and reaper).
     let init = if spec.flags.has(Flags::FAKEINIT) { vs::VXF_STATE_INIT } else { 0 };
     let info = info_flags(spec.flags);
+    // (From here on the kernel masks our capabilities with the context's ceiling.)
     vs::set_cflags(xid, info, info | init | vs::VXF_STATE_SETUP).ctx("set the context flags (set_cflags)")?;
-    // The same ceiling for what the command executes (the kernel masks capabilities
-    // with the context's; the bounding set holds on any kernel from 2.6.25).
-    caps::drop_bounding(spec.remove)?;
     Ok(xid)
 }
 
@@ -192,6 +194,7 @@ fn create_compat(spec: &ContextSpec) -> Result<u32> {
     // Here lock (1) is a flag still, with the others' original values.
     let flags = spec.flags.0 & 0xFF;
     let remove = (bcaps_removed(spec) & 0xFFFF_FFFF) as u32;
+    caps::drop_bounding(spec.remove)?;
     let xid = vs::compat_new_s_context(ctx, remove, flags).ctx("create the context (new_s_context)")?;
     if spec.hostname.is_some() || spec.domainname.is_some() {
         ns::unshare(NsFlags::UTS, "give the context its own host name (unshare)")?;
@@ -202,26 +205,26 @@ fn create_compat(spec: &ContextSpec) -> Result<u32> {
             rustix::system::setdomainname(d.as_bytes()).ctx("set the domain name")?;
         }
     }
-    caps::drop_bounding(spec.remove)?;
     Ok(xid)
 }
 
-/// Move the caller into existing context `xid`, with `remove` off its bounding set.
+/// Move the caller into existing context `xid`, with `remove` off its bounding set
+/// (dropped first, while the host's capabilities still hold CAP_SETPCAP).
 pub fn join(xid: u32, remove: caps::CapSet) -> Result<()> {
+    caps::drop_bounding(remove)?;
     vs::ctx_migrate(xid, 0).map_err(|e| {
         let what = match e {
             Errno::ACCESS => "join the context: it is private, or not administrable (ctx_migrate)",
             _ => "join the context (ctx_migrate)",
         };
         Error::new(what, e)
-    })?;
-    caps::drop_bounding(remove)
+    })
 }
 
 /// Become the spectator (context 1: sees every process, signals none).
 pub fn spectate(remove: caps::CapSet) -> Result<()> {
-    vs::ctx_migrate(SPECTATOR, 0).ctx("become the spectator (ctx_migrate 1)")?;
-    caps::drop_bounding(remove)
+    caps::drop_bounding(remove)?;
+    vs::ctx_migrate(SPECTATOR, 0).ctx("become the spectator (ctx_migrate 1)")
 }
 
 /// Bind the caller to `root`'s IPv4 addresses: a network context (numbered as the

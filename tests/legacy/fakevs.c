@@ -13,7 +13,10 @@
  *
  * What is real: the answers and the data written back; ctx_kill sends real
  * signals; set_vhi_name really renames the UTS namespace the context was given
- * with set_space (never the host's: that is refused with EINVAL).
+ * with set_space (never the host's: that is refused with EINVAL);
+ * prctl(PR_CAPBSET_DROP) is refused (EPERM) where the context's bcaps withhold
+ * CAP_SETPCAP, as vs2.3 does (the kernel starts every context without it), and
+ * runs for real otherwise.
  * What is modelled: which task is in which context (forks are not seen: a task
  * is in the context of its nearest recorded ancestor, and when a task moves, its
  * descendants are recorded where they were), and capabilities: a task holds a
@@ -49,6 +52,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -118,6 +122,7 @@
 /* cap_set_init_eff: everything but CAP_SETPCAP (the transcript's get_bcaps). */
 #define INIT_BCAPS (~(1ULL << 8))
 
+#define CAP_SETPCAP 8
 #define CAP_SYS_ADMIN 21
 #define CAP_SYS_RESOURCE 24
 
@@ -1028,6 +1033,8 @@ static long do_vserver(int pid, uint32_t cmd, uint32_t id, uint64_t data)
 
 /* ---- the supervisor ------------------------------------------------------------ */
 
+/* sys_vserver, and prctl(PR_CAPBSET_DROP): its CAP_SETPCAP check is masked by the
+ * context's bcaps like every capability check of a vserver kernel. */
 static int install_filter(void)
 {
 	struct sock_filter f[] = {
@@ -1035,7 +1042,10 @@ static int install_filter(void)
 		BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, AUDIT_ARCH_X86_64, 1, 0),
 		BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
 		BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, nr)),
-		BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, 236, 0, 1),
+		BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, 236, 3, 0),
+		BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, SYS_prctl, 0, 3),
+		BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, args[0])),
+		BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, PR_CAPBSET_DROP, 0, 1),
 		BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_USER_NOTIF),
 		BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
 	};
@@ -1080,9 +1090,22 @@ static void serve(int listener, struct seccomp_notif *req, struct seccomp_notif_
 	uint64_t data = req->data.args[2];
 	detail[0] = 0;
 	mutated = 0;
-	long r = do_vserver(req->pid, cmd, id, data);
 	memset(resp, 0, resp_size);
 	resp->id = req->id;
+	if (req->data.nr == SYS_prctl) {
+		/* Refused where the kernel would refuse it, else the real call runs. */
+		if (capable(req->pid, CAP_SETPCAP))
+			resp->flags = SECCOMP_USER_NOTIF_FLAG_CONTINUE;
+		else
+			resp->error = -EPERM;
+		if (logf && resp->error) {
+			fprintf(logf, "pid=%d prctl(PR_CAPBSET_DROP, %u) -> -1 errno=%d\n", req->pid, id, EPERM);
+			fflush(logf);
+		}
+		ioctl(listener, SECCOMP_IOCTL_NOTIF_SEND, resp);
+		return;
+	}
+	long r = do_vserver(req->pid, cmd, id, data);
 	if (ioctl(listener, SECCOMP_IOCTL_NOTIF_ID_VALID, &req->id) < 0)
 		return;
 	if (r < 0)
