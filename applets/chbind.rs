@@ -19,11 +19,11 @@ use std::net::{Ipv4Addr, Ipv6Addr};
 
 use argh::FromArgs;
 use rustix::fd::AsFd;
-use vsbox::engine::cgroups;
+use vsbox::engine::context::cgroups;
 use vsbox::engine::context::{self, SetIpError};
-use vsbox::engine::ipv4root::{self, IpRoot, V4Entry};
-use vsbox::engine::registry::Registry;
-use vsbox::engine::spec::Settings;
+use vsbox::engine::network::ipv4root::{self, IpRoot, V4Entry};
+use vsbox::engine::context::registry::Registry;
+use vsbox::engine::context::spec::Settings;
 use vsbox::sys::{bpf, caps};
 use vsbox::sys::netlink::Rtnl;
 
@@ -370,17 +370,17 @@ fn watch(reg: &Registry, id_r: rustix::fd::OwnedFd) -> ! {
     use rustix::event::{poll, PollFd, PollFlags};
     let _ = rustix::process::setsid();
     let _ = rustix::process::chdir("/");
-    vsbox::engine::init::stdio_to_null();
+    vsbox::engine::context::init::stdio_to_null();
     let mut b = [0u8; 4];
     if vsbox::sys::file::read_fd_into(&id_r, &mut b) != Ok(4) {
         vsbox::sys::process::exit_now(0);
     }
     drop(id_r);
     let id = u32::from_le_bytes(b);
-    let Ok(parents) = vsbox::engine::cgroups::parents(&reg.settings.cgroup_parent, &reg.settings.rundir) else {
+    let Ok(parents) = vsbox::engine::context::cgroups::parents(&reg.settings.cgroup_parent, &reg.settings.rundir) else {
         vsbox::sys::process::exit_now(0)
     };
-    let set = vsbox::engine::cgroups::CgroupSet::of(&parents, id);
+    let set = vsbox::engine::context::cgroups::CgroupSet::of(&parents, id);
     let Some(events) = set.v2().and_then(|d| vsbox::sys::file::open_read(format!("{d}/cgroup.events").as_str()).ok()) else {
         vsbox::sys::process::exit_now(0)
     };

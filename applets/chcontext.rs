@@ -12,9 +12,10 @@
 
 use argh::FromArgs;
 use std::io::Write as _;
-use vsbox::engine::context::{self, Outcome};
-use vsbox::engine::registry::Registry;
-use vsbox::engine::spec::{ContextSpec, Flags, SPECTATOR};
+use vsbox::engine::context::{self, Join, Outcome};
+use vsbox::engine::context::relay::Io;
+use vsbox::engine::context::registry::Registry;
+use vsbox::engine::context::spec::{ContextSpec, Flags, SPECTATOR};
 use vsbox::sys::caps::{self, CapSet};
 
 use crate::cli;
@@ -53,6 +54,10 @@ struct Opts {
     /// print nothing but errors
     #[argh(switch)]
     silent: bool,
+    /// pass descriptor N (above 2) on to the command; every other one the caller
+    /// has open is closed before anything runs in the context; repeatable
+    #[argh(option)]
+    keep_fd: Vec<i32>,
     /// the command to run, and its arguments
     #[argh(positional, greedy)]
     command: Vec<String>,
@@ -98,11 +103,15 @@ fn run(o: Opts) -> Result<i32, i32> {
     if !cli::is_root() {
         return Err(fail("contexts are made and joined by root only (run it as root)"));
     }
+    if let Some(&bad) = o.keep_fd.iter().find(|&&n| n <= 2 || !vsbox::sys::fd::is_open(n)) {
+        return Err(fail(format_args!("--keep-fd {bad}: not an open descriptor above 2")));
+    }
     if let Some(k) = cli::vserver() {
         let domainname = o.domainname.as_deref().map(|d| if d == "none" { "" } else { d }.to_owned());
         let spec = ContextSpec { id: ctx, flags, remove, hostname: o.hostname.clone(), domainname, disconnect: o.disconnect, ..ContextSpec::default() };
         return Ok(cli::legacy::chcontext(k, &spec, o.silent, &o.command));
     }
+    let io = if o.disconnect { Io::inherit(&o.keep_fd) } else { Io::for_caller(&o.keep_fd) };
     let env = cli::environment();
 
     if ctx == Some(SPECTATOR) {
@@ -124,8 +133,11 @@ fn run(o: Opts) -> Result<i32, i32> {
                 println!("New security context is {n}");
             }
             let _ = std::io::stdout().flush();
-            return context::enter(&reg, &e, remove, flags, None, &o.command, &env).map_err(|e| {
-                if e.what == "execute the command" {
+            let how = Join { extra_remove: remove, extra_flags: flags, user: None };
+            return context::enter(&reg, &e, &how, &o.command, &env, &io).map_err(|e| {
+                if e.what == context::ENDED {
+                    fail(format_args!("context {n} ended meanwhile"))
+                } else if e.what == "execute the command" {
                     fail(format_args!("cannot execute '{}': {}", o.command[0], vsbox::sys::ErrnoText(e.errno)))
                 } else {
                     fail(format_args!("{e}"))
@@ -159,7 +171,7 @@ fn run(o: Opts) -> Result<i32, i32> {
         let _ = writeln!(out, "New security context is {n}");
         let _ = out.flush();
     };
-    match context::create(&reg, &spec, &o.command, &env, &mut announce) {
+    match context::create(&reg, &spec, &o.command, &env, &io, &mut announce) {
         Ok(Outcome::Exited(code)) => Ok(code),
         Ok(Outcome::Detached(_)) => Ok(0),
         Err(e) if e.what == "execute the command" => {

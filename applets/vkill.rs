@@ -11,10 +11,11 @@
 //! Exit status: 0 when every signal was sent; 1 otherwise (bad usage, a bad signal,
 //! a process or context not found, a refused signal), as util-vserver's vkill.
 
-use vsbox::engine::monitor::{self, KillError, Scope};
-use vsbox::engine::registry::Registry;
-use vsbox::engine::spec::SPECTATOR;
-use vsbox::engine::stat;
+use vsbox::engine::monitor::kill::{self, KillError};
+use vsbox::engine::monitor::scope::Scope;
+use vsbox::engine::monitor::signals;
+use vsbox::engine::context::registry::Registry;
+use vsbox::engine::context::spec::SPECTATOR;
 
 use crate::cli;
 
@@ -125,7 +126,7 @@ fn parse_sig(w: &str) -> Option<i32> {
     if w.starts_with("--") {
         return None;
     }
-    stat::parse_signal(w)
+    signals::parse_signal(w)
 }
 
 fn bad_signal(w: &str) -> i32 {
@@ -182,7 +183,7 @@ fn run(ctx: Option<u32>, sig: i32, words: &[&str]) -> i32 {
     if pids.is_empty() {
         let n = ctx.unwrap_or(0);
         let reg = Registry::new(settings);
-        return match monitor::signal_context(&scope, &reg, n, sig) {
+        return match kill::signal_context(&scope, &reg, n, sig) {
             Ok(_) => 0,
             Err(e) => {
                 cli::error("vkill", e);
@@ -194,14 +195,14 @@ fn run(ctx: Option<u32>, sig: i32, words: &[&str]) -> i32 {
     for local in pids {
         let host = match ctx {
             None => Ok(local),
-            Some(n) => match monitor::host_pid(&scope, n, local) {
+            Some(n) => match kill::host_pid(&scope, n, local) {
                 Ok(Some(p)) => Ok(p),
                 Ok(None) => Err(KillError::NoProcess { pid: local, ctx }),
                 Err(e) => Err(KillError::Sys(e)),
             },
         };
         let r = host.and_then(|p| {
-            monitor::signal_pid(&scope, p, ctx, sig).map_err(|e| match e {
+            kill::signal_pid(&scope, p, ctx, sig).map_err(|e| match e {
                 // Report the pid as it was given.
                 KillError::NoProcess { .. } => KillError::NoProcess { pid: local, ctx },
                 e => e,

@@ -12,10 +12,14 @@
 
 use std::io::Write as _;
 
-use vsbox::engine::monitor::Names;
-use vsbox::engine::registry::Registry;
-use vsbox::engine::spec::SPECTATOR;
-use vsbox::engine::stat::{self, Col, JsonArray, Me, PsEnv, PsRow, Units, Users};
+use vsbox::engine::monitor::clock;
+use vsbox::engine::monitor::names::Names;
+use vsbox::engine::monitor::report::Units;
+use vsbox::engine::monitor::report::json::JsonArray;
+use vsbox::engine::monitor::report::ps::{self, Col, Me, PsEnv, PsRow};
+use vsbox::engine::monitor::users::Users;
+use vsbox::engine::context::registry::Registry;
+use vsbox::engine::context::spec::SPECTATOR;
 use vsbox::sys::procscan::{self, Flow, Want};
 
 use crate::cli;
@@ -50,7 +54,7 @@ pub fn main(args: &[String]) -> i32 {
         let _ = std::io::stdout().lock().write_all(USAGE.as_bytes());
         return 0;
     }
-    let spec = match stat::parse_ps_args(&rest) {
+    let spec = match ps::parse_ps_args(&rest) {
         Ok(s) => s,
         Err(e) => {
             cli::error("vps", format_args!("{e} (see 'vps --help')"));
@@ -85,7 +89,7 @@ pub fn main(args: &[String]) -> i32 {
         uptime_cs: procscan::read_uptime().unwrap_or(0),
         boot_time: procscan::boot_time(),
         now,
-        utc_offset: if has(Col::Start) { stat::local_utc_offset(now) } else { 0 },
+        utc_offset: if has(Col::Start) { clock::local_utc_offset(now) } else { 0 },
         mem_total_kb: if has(Col::Pmem) { procscan::mem_total_kb().unwrap_or(0) } else { 0 },
         users: &users,
     };
@@ -101,7 +105,7 @@ pub fn main(args: &[String]) -> i32 {
     let mut names = Names::new(&reg);
     let mut out = Out::new();
 
-    let header = if spec.json { JsonArray::open(&mut out).map(Some) } else { stat::write_ps_header(&mut out, &spec.cols).map(|()| None) };
+    let header = if spec.json { JsonArray::open(&mut out).map(Some) } else { ps::write_ps_header(&mut out, &spec.cols).map(|()| None) };
     let Ok(mut arr) = header else { return out.finish(Err(std::fmt::Error)) };
     let scanned = scope.scan(spec.want(), |p, ctx| {
         if !spec.selects(p, ctx, &me) {
@@ -109,8 +113,8 @@ pub fn main(args: &[String]) -> i32 {
         }
         let row = PsRow { proc: p, ctx, name: names.vps(ctx) };
         let r = match arr.as_mut() {
-            Some(a) => a.item(&mut out).and_then(|()| stat::write_ps_json(&mut out, &spec.cols, &env, &row)),
-            None => stat::write_ps_row(&mut out, &spec.cols, &env, &row),
+            Some(a) => a.item(&mut out).and_then(|()| ps::write_ps_json(&mut out, &spec.cols, &env, &row)),
+            None => ps::write_ps_row(&mut out, &spec.cols, &env, &row),
         };
         if r.is_ok() { Flow::Continue } else { Flow::Stop }
     });

@@ -13,8 +13,9 @@
 use argh::FromArgs;
 use std::fmt::Write as _;
 
-use vsbox::engine::monitor::{self, Names};
-use vsbox::engine::registry::Registry;
+use vsbox::engine::monitor::gather;
+use vsbox::engine::monitor::names::Names;
+use vsbox::engine::context::registry::Registry;
 
 use crate::cli;
 
@@ -70,7 +71,7 @@ pub fn main(args: &[String]) -> i32 {
         }
         _ => {}
     }
-    let forest = match monitor::forest(&scope) {
+    let forest = match gather::forest(&scope) {
         Ok(f) => f,
         Err(e) => {
             cli::error("vpstree", e);

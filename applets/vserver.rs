@@ -16,12 +16,13 @@ use std::io::Write as _;
 
 use rustix::fs::{FileType, Mode, OFlags};
 
-use vsbox::engine::conf::{self, VserverConf};
-use vsbox::engine::context::{self, Outcome};
-use vsbox::engine::ipv4root::IpRoot;
-use vsbox::engine::registry::{Entry, Registry};
-use vsbox::engine::spec::{Flags, User};
-use vsbox::engine::wire::Stage;
+use vsbox::engine::vserver::conf::{self, VserverConf};
+use vsbox::engine::context::{self, Join, Outcome};
+use vsbox::engine::context::relay::Io;
+use vsbox::engine::network::ipv4root::IpRoot;
+use vsbox::engine::context::registry::{Entry, Registry};
+use vsbox::engine::context::spec::{Flags, User};
+use vsbox::engine::context::wire::Stage;
 use vsbox::engine::vserver::{self as vs, Paths, State, Tree, VsLock};
 use vsbox::sys::caps::CapSet;
 use vsbox::sys::ErrnoText;
@@ -407,7 +408,16 @@ impl Vs {
             let _ = writeln!(out, "New security context is {n}");
             let _ = out.flush();
         };
-        let r = context::create(&self.reg, &spec, &argv, &bytes(env), &mut announce);
+        // A start's rc output comes through a pty of the guest's own (its daemons
+        // keep that, never the admin's terminal); an exec gets the usual plan.
+        let io = match &cmd {
+            Some(_) => Io::for_caller(&[]),
+            None => {
+                let tty_in = vsbox::sys::pty::is_tty(rustix::stdio::stdin());
+                Io { pty: 0b110 | u8::from(tty_in), null: u8::from(!tty_in), ctty: false, echo: true, log: None, keep: &[] }
+            }
+        };
+        let r = context::create(&self.reg, &spec, &argv, &bytes(env), &io, &mut announce);
         drop(announce);
         let _ = rustix::process::waitpid(Some(helper), rustix::process::WaitOptions::empty());
 
@@ -550,29 +560,13 @@ impl Vs {
         }
         let lv = plan.runlevel.to_string();
         let env = vs::guest_env(&conf, profile, Self::term().as_deref(), &[("PREVLEVEL", &lv), ("RUNLEVEL", "6")]);
-        // `enter` moves the calling process into the context (its cgroups and
-        // namespaces): that must be a child, stop goes on from the host.
         flush();
-        let child = match vsbox::sys::process::fork() {
-            Ok(vsbox::sys::process::Forked::Child) => {
-                let code = match context::enter(&self.reg, e, CapSet::EMPTY, Flags::default(), None, &plan.stop, &bytes(env)) {
-                    Ok(c) => c,
-                    Err(err) => {
-                        self.warn(format_args!("cannot run {}: {err}", plan.stop.join(" ")));
-                        255
-                    }
-                };
-                flush();
-                vsbox::sys::process::exit_now(code)
-            }
-            Ok(vsbox::sys::process::Forked::Parent(p)) => p,
-            Err(err) => return self.warn(format_args!("cannot run {}: {err}", plan.stop.join(" "))),
-        };
-        let code = loop {
-            match rustix::process::waitpid(Some(child), rustix::process::WaitOptions::empty()) {
-                Ok(Some((_, st))) => break vsbox::engine::wire::shell_status(st.as_raw()),
-                Err(rustix::io::Errno::INTR) => continue,
-                _ => break 0,
+        let how = Join { extra_remove: CapSet::EMPTY, extra_flags: Flags::default(), user: None };
+        let code = match context::enter(&self.reg, e, &how, &plan.stop, &bytes(env), &Io::for_caller(&[])) {
+            Ok(c) => c,
+            Err(err) => {
+                self.warn(format_args!("cannot run {}: {err}", plan.stop.join(" ")));
+                255
             }
         };
         if code != 0 && code != 255 {
@@ -689,7 +683,8 @@ impl Vs {
         }
         env.extend(extra.iter().map(|(k, v)| format!("{k}={v}")));
         flush();
-        match context::enter(&self.reg, e, CapSet::EMPTY, Flags::default(), user.as_ref(), argv, &bytes(env)) {
+        let how = Join { extra_remove: CapSet::EMPTY, extra_flags: Flags::default(), user: user.as_ref() };
+        match context::enter(&self.reg, e, &how, argv, &bytes(env), &Io::for_caller(&[])) {
             Ok(code) => code,
             Err(err) if err.what == "execute the command" => {
                 self.fail_with(255, format_args!("cannot execute '{}': {}", argv[0], ErrnoText(err.errno)))

@@ -13,9 +13,11 @@
 use std::fmt::Write as _;
 
 use argh::FromArgs;
-use vsbox::engine::monitor;
-use vsbox::engine::registry::Registry;
-use vsbox::engine::stat::{self, JsonArray, JsonObject};
+use vsbox::engine::monitor::gather;
+use vsbox::engine::monitor::names::Names;
+use vsbox::engine::monitor::report::json::{JsonArray, JsonObject};
+use vsbox::engine::monitor::report::stat;
+use vsbox::engine::context::registry::Registry;
 
 use crate::cli;
 
@@ -39,14 +41,14 @@ pub fn main(args: &[String]) -> i32 {
     };
     let settings = cli::settings();
     let reg = Registry::new(settings.clone());
-    let report = match cli::scope(&settings).and_then(|s| monitor::gather_stat(&s, o.json)) {
+    let report = match cli::scope(&settings).and_then(|s| gather::gather_stat(&s, o.json)) {
         Ok(r) => r,
         Err(e) => {
             cli::error("vserver-stat", e);
             return FAIL;
         }
     };
-    let mut names = monitor::Names::new(&reg);
+    let mut names = Names::new(&reg);
     // A few lines: built whole, then written at once.
     let mut out = String::with_capacity(4096);
     let mut line = String::with_capacity(256);

@@ -69,8 +69,8 @@ pub fn exec(applet: &str, argv: &[String], code: i32) -> i32 {
 
 /// Where the engine keeps its state: VSBOX_RUNDIR and VSBOX_CGROUP move it (tests
 /// run side by side that way); the defaults are /run/vsbox and /vsbox.
-pub fn settings() -> vsbox::engine::spec::Settings {
-    let mut s = vsbox::engine::spec::Settings::default();
+pub fn settings() -> vsbox::engine::context::spec::Settings {
+    let mut s = vsbox::engine::context::spec::Settings::default();
     if let Some(d) = std::env::var_os("VSBOX_RUNDIR").filter(|v| !v.is_empty()) {
         s.rundir = d.to_string_lossy().trim_end_matches('/').to_owned();
     }
@@ -88,7 +88,7 @@ pub fn is_root() -> bool {
 /// Parse a context number as the tools accept it: 1..=65535.
 pub fn parse_ctx(applet: &str, word: &str) -> Result<u32, i32> {
     match word.parse::<i64>() {
-        Ok(n) if vsbox::engine::spec::valid_id(n) => Ok(n as u32),
+        Ok(n) if vsbox::engine::context::spec::valid_id(n) => Ok(n as u32),
         _ => {
             error(applet, format_args!("invalid context number '{word}' (use 1 for the spectator, or 2..65535)"));
             Err(255)
@@ -145,9 +145,9 @@ pub fn vserver() -> Option<vsbox::engine::legacy::Kernel> {
 /// Which process is in which context, for vps, vpstree and vserver-stat: from the
 /// cgroups, or on a vserver kernel from the kernel (this process becomes the
 /// spectator for it).
-pub fn scope(settings: &vsbox::engine::spec::Settings) -> vsbox::sys::Result<vsbox::engine::monitor::Scope> {
+pub fn scope(settings: &vsbox::engine::context::spec::Settings) -> vsbox::sys::Result<vsbox::engine::monitor::scope::Scope> {
     match vserver() {
         Some(_) => vsbox::engine::legacy::scope(),
-        None => vsbox::engine::monitor::Scope::load(settings),
+        None => vsbox::engine::monitor::scope::Scope::load(settings),
     }
 }

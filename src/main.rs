@@ -17,6 +17,12 @@ include!(concat!(env!("OUT_DIR"), "/applets.rs"));
 
 fn main() {
     vsbox::sys::process::init_auxv();
+    // A context's init, re-executed lean once its command runs (engine::init).
+    if rustix::process::getpid().is_init() {
+        if let (Some(v), Some("init")) = (std::env::var_os(vsbox::engine::context::init::LEAN_ENV), std::env::args_os().next().as_deref().and_then(|a| a.to_str())) {
+            vsbox::engine::context::init::serve_lean(&v.to_string_lossy());
+        }
+    }
     let args: Vec<String> = std::env::args_os().map(|a| a.to_string_lossy().into_owned()).collect();
     let code = dispatch(&args);
     let _ = std::io::stdout().flush();

@@ -119,7 +119,7 @@ impl Net {
 
     /// The context cgroup parent in the cgroup2 hierarchy.
     fn v2_parent(&self) -> String {
-        vsbox::engine::cgroups::parents(&self.w.cgroup, self.w.rundir.to_str().unwrap())
+        vsbox::engine::context::cgroups::parents(&self.w.cgroup, self.w.rundir.to_str().unwrap())
             .unwrap()
             .into_iter()
             .find(|d| d.hierarchy.v2)
@@ -167,7 +167,7 @@ fn programs(dir: &str) -> Vec<(u32, u32)> {
     use rustix::fd::AsFd;
     let fd = rustix::fs::open(dir, rustix::fs::OFlags::PATH | rustix::fs::OFlags::DIRECTORY, rustix::fs::Mode::empty()).unwrap();
     let mut out = Vec::new();
-    for hook in vsbox::engine::ipv4root::HOOKS {
+    for hook in vsbox::engine::network::ipv4root::HOOKS {
         for &id in &vsbox::sys::bpf::prog_query(fd.as_fd(), hook.attach_type()).unwrap().ids {
             out.push((hook.attach_type(), id));
         }

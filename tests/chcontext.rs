@@ -33,7 +33,7 @@ fn a_new_context_sees_only_its_own_processes() {
     assert_eq!(lines[1], "2", "the command is PID 2 under the vsbox init");
     let visible: u32 = lines[2].trim().parse().unwrap();
     assert!(visible <= 5, "only init, sh and the pipeline: {visible}");
-    assert!(lines[3].contains("chcontext"), "PID 1 is vsbox's init: {}", lines[3]);
+    assert_eq!(lines[3].trim(), "init", "PID 1 is vsbox's init, shown as init");
 
     let o = sh(&w, &["--flag", "fakeinit", "--silent"], "echo $$");
     assert!(o.status.success(), "{}", stderr(&o));
@@ -115,9 +115,13 @@ fn joining_lands_in_the_same_namespaces_and_cgroups() {
     let mut joiner = joiner.spawn().unwrap();
     std::thread::sleep(std::time::Duration::from_millis(400));
     let during: Vec<usize> = w.cgroup_parents().iter().map(procs).collect();
+    let caller = joiner.id();
+    let caller_cgroup = std::fs::read_to_string(format!("/proc/{caller}/cgroup")).unwrap();
     assert!(joiner.wait().unwrap().success());
-    // chcontext itself joins first, then forks the command: two more everywhere.
-    assert!(during.iter().all(|&c| c == 4), "{during:?}");
+    // Only the command joins (a child of chcontext does, and forks it): one more
+    // everywhere; chcontext itself never leaves the host's cgroups.
+    assert!(during.iter().all(|&c| c == 3), "{during:?}");
+    assert!(!caller_cgroup.contains(&format!("/{}/{n}", w.cgroup)), "the caller stays outside: {caller_cgroup}");
 }
 
 #[test]

@@ -17,7 +17,7 @@ macro_rules! root {
 
 /// The world's cgroup2 parent directory (where `<N>/cgroup.procs` lists context N).
 fn v2_parent(w: &World) -> PathBuf {
-    let parents = vsbox::engine::cgroups::parents(&w.cgroup, w.rundir.to_str().unwrap()).unwrap();
+    let parents = vsbox::engine::context::cgroups::parents(&w.cgroup, w.rundir.to_str().unwrap()).unwrap();
     PathBuf::from(&parents.iter().find(|d| d.hierarchy.v2).expect("a cgroup2 hierarchy").path)
 }
 
@@ -246,17 +246,17 @@ fn vps_shows_each_process_in_its_context() {
     // JSON, one object per process.
     let out = ok(&w.run(&["vps", "--json", "--ctx", &a.to_string(), "-o", "pid,ctx,name,vpid,comm"]));
     let want = format!(
-        "[\n{{\"pid\":{},\"ctx\":{a},\"name\":\"UNKNOWN\",\"vpid\":1,\"comm\":\"vsbox\"}},\n{{\"pid\":{},\"ctx\":{a},\"name\":\"UNKNOWN\",\"vpid\":2,\"comm\":\"sleep\"}}\n]\n",
+        "[\n{{\"pid\":{},\"ctx\":{a},\"name\":\"UNKNOWN\",\"vpid\":1,\"comm\":\"init\"}},\n{{\"pid\":{},\"ctx\":{a},\"name\":\"UNKNOWN\",\"vpid\":2,\"comm\":\"sleep\"}}\n]\n",
         pa[0], pa[1]
     );
     assert_eq!(out, want);
 
     // vpstree: the context's tree, pstree -p style.
     let out = ok(&w.run(&["vpstree", "--ctx", &b.to_string()]));
-    assert_eq!(out, format!("context {b}\nvsbox({})---sleep({})---sleep({})\n", pb[0], pb[1], pb[2]));
+    assert_eq!(out, format!("context {b}\ninit({})---sleep({})---sleep({})\n", pb[0], pb[1], pb[2]));
     let out = ok(&w.run(&["vpstree"]));
     assert!(out.starts_with("context 0: root server\n"), "{out}");
-    assert!(out.contains(&format!("\ncontext {a}\nvsbox({})---sleep({})\n", pa[0], pa[1])), "{out}");
+    assert!(out.contains(&format!("\ncontext {a}\ninit({})---sleep({})\n", pa[0], pa[1])), "{out}");
 }
 
 /// vkill --ctx N PID takes PID as context N's processes see it; without --ctx
@@ -412,7 +412,7 @@ fn listings_survive_processes_coming_and_going() {
             let st = ok(&w.run(&["vserver-stat"]));
             assert!(st.lines().any(|l| l.starts_with(&format!("{steady:<4} {:>4} ", 2))), "{st}");
             let tree = ok(&w.run(&["vpstree"]));
-            assert!(tree.contains(&format!("vsbox({})---sleep({})", sp[0], sp[1])), "{tree}");
+            assert!(tree.contains(&format!("init({})---sleep({})", sp[0], sp[1])), "{tree}");
         }
     }
     stop.store(true, std::sync::atomic::Ordering::Relaxed);

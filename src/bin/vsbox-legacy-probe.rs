@@ -18,9 +18,9 @@ use core::fmt::Write as _;
 
 use rustix::io::Errno;
 use vsbox::engine::backend::Backend;
-use vsbox::engine::ipv4root::IpRoot;
+use vsbox::engine::network::ipv4root::IpRoot;
 use vsbox::engine::legacy::{self, Kernel};
-use vsbox::engine::spec::ContextSpec;
+use vsbox::engine::context::spec::ContextSpec;
 use vsbox::sys::caps::CapSet;
 use vsbox::sys::process::{fork, Forked};
 use vsbox::sys::vserver as vs;
@@ -167,7 +167,7 @@ fn run() -> i32 {
     }
     let killed = legacy::kill_context(XID, 9);
     st.line("parent kill_context(42, KILL)", killed.is_ok(), format_args!("{}", Done(killed.map(|()| "sent").map_err(|e| match e {
-        vsbox::engine::monitor::KillError::Sys(e) => e,
+        vsbox::engine::monitor::kill::KillError::Sys(e) => e,
         _ => vsbox::sys::Error::new("no such context", Errno::SRCH),
     }))));
     let status = rustix::process::waitpid(Some(child), rustix::process::WaitOptions::empty());

@@ -6,10 +6,10 @@
 use std::io::Write as _;
 
 use vsbox::engine::backend::{Backend, Features};
-use vsbox::engine::ipv4root::IpRoot;
+use vsbox::engine::network::ipv4root::IpRoot;
 use vsbox::engine::legacy::{self, Kernel};
-use vsbox::engine::monitor::KillError;
-use vsbox::engine::spec::{ContextSpec, SPECTATOR};
+use vsbox::engine::monitor::kill::KillError;
+use vsbox::engine::context::spec::{ContextSpec, SPECTATOR};
 use vsbox::sys::ErrnoText;
 
 use super::error;

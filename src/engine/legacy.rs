@@ -39,9 +39,10 @@ use core::net::Ipv4Addr;
 
 use rustix::io::Errno;
 
-use super::ipv4root::IpRoot;
-use super::monitor::{KillError, Scope};
-use super::spec::{ContextSpec, Flags, SPECTATOR};
+use super::context::spec::{self, ContextSpec, Flags, SPECTATOR};
+use super::monitor::kill::KillError;
+use super::monitor::scope::Scope;
+use super::network::ipv4root::IpRoot;
 use crate::sys::error::{Context, Error, Result};
 use crate::sys::ns::{self, NsFlags};
 use crate::sys::procscan::{self, Flow, Want};
@@ -176,7 +177,7 @@ fn set_limits(xid: u32, flags: Flags) {
         return;
     }
     for r in 0..16u32 {
-        let Some(res) = super::spec::resource(r) else { continue };
+        let Some(res) = spec::resource(r) else { continue };
         if !all && res != Resource::Nproc {
             continue;
         }

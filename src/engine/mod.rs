@@ -1,17 +1,17 @@
 //! The context engine: what a vserver security context is, built from the kernel
 //! layer. Backend-neutral: it says "a context", never "a namespace".
+//!
+//! - `context`: what a context is (`spec`), its registry, cgroups, private view
+//!   (`rootfs`), init and keeper, and creating, joining and stopping one;
+//! - `network`: its ipv4root;
+//! - `vserver`: named virtual servers (the conf, the guest's tree, aliases, the
+//!   lifecycle, build);
+//! - `monitor`: what vserver-stat, vps, vpstree and vkill show and do;
+//! - `backend`: mainline or a vserver-patched kernel.
 
 pub mod backend;
-pub mod cgroups;
-pub mod conf;
 pub mod context;
-pub mod init;
-pub mod ipv4root;
 pub mod legacy;
 pub mod monitor;
-pub mod registry;
-pub mod rootfs;
-pub mod spec;
-pub mod stat;
+pub mod network;
 pub mod vserver;
-pub mod wire;

@@ -55,6 +55,30 @@ pub fn execve(path: &[u8], argv: &CStrArray, envp: &CStrArray) -> Errno {
     }
 }
 
+/// execveat(2) of the program behind `fd` (an O_PATH descriptor of it), with
+/// AT_EMPTY_PATH. Returns only on failure.
+pub fn exec_fd<F: rustix::fd::AsFd>(fd: F, argv: &CStrArray, envp: &CStrArray) -> Errno {
+    use rustix::fd::AsRawFd;
+    let empty = [0u8; 1];
+    // SAFETY: a live descriptor, an empty NUL-terminated path, NULL-terminated
+    // pointer arrays owned by the caller and alive across the call.
+    let r = unsafe {
+        raw::syscall6(
+            linux_raw_sys::general::__NR_execveat,
+            fd.as_fd().as_raw_fd() as usize,
+            empty.as_ptr() as usize,
+            argv.as_ptr() as usize,
+            envp.as_ptr() as usize,
+            linux_raw_sys::general::AT_EMPTY_PATH as usize,
+            0,
+        )
+    };
+    match raw::check(r) {
+        Err(e) => e,
+        Ok(_) => Errno::INVAL,
+    }
+}
+
 /// The PATH value from an environment list (`KEY=VALUE` entries).
 pub fn path_from_env<S: AsRef<[u8]>>(envp: &[S]) -> &[u8] {
     envp.iter()

@@ -19,6 +19,21 @@ pub fn std_fd(fd: i32) -> BorrowedFd<'static> {
     unsafe { BorrowedFd::borrow_raw(fd) }
 }
 
+/// Standard input as a borrowed descriptor (see `std_fd`).
+pub fn stdin() -> BorrowedFd<'static> {
+    std_fd(0)
+}
+
+/// Standard output as a borrowed descriptor (see `std_fd`).
+pub fn stdout() -> BorrowedFd<'static> {
+    std_fd(1)
+}
+
+/// Standard error as a borrowed descriptor (see `std_fd`).
+pub fn stderr() -> BorrowedFd<'static> {
+    std_fd(2)
+}
+
 /// Open for reading, close-on-exec.
 pub fn open_read<P: rustix::path::Arg>(path: P) -> core::result::Result<OwnedFd, Errno> {
     fs::open(path, OFlags::RDONLY | OFlags::CLOEXEC, Mode::empty())

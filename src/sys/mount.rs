@@ -74,3 +74,42 @@ pub fn mknod_char(path: &str, mode: u32, major: u32, minor: u32) -> core::result
     // The umask may have trimmed the mode.
     rustix::fs::chmod(path, Mode::from_raw_mode(mode))
 }
+
+#[repr(C)]
+struct MountAttr {
+    attr_set: u64,
+    attr_clr: u64,
+    propagation: u64,
+    userns_fd: u64,
+}
+
+/// Make `path` and every mount below it read-only in this mount namespace only
+/// (mount_setattr with AT_RECURSIVE changes the mounts, never the filesystems,
+/// so the host's view stays writable). Kernels before 5.12 get a read-only bind
+/// of `path` itself. A path that does not exist is skipped.
+pub fn make_readonly_recursive(path: &str, what: &'static str) -> Result<()> {
+    use linux_raw_sys::general::{AT_RECURSIVE, AT_SYMLINK_NOFOLLOW, MOUNT_ATTR_NOSUID, MOUNT_ATTR_NODEV, MOUNT_ATTR_RDONLY, __NR_mount_setattr};
+    let mut p: heapless::Vec<u8, 256> = heapless::Vec::new();
+    p.extend_from_slice(path.as_bytes()).map_err(|_| Error::new(what, Errno::NAMETOOLONG))?;
+    p.push(0).map_err(|_| Error::new(what, Errno::NAMETOOLONG))?;
+    let attr = MountAttr { attr_set: (MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV) as u64, attr_clr: 0, propagation: 0, userns_fd: 0 };
+    // SAFETY: a NUL-terminated path and a mount_attr of the size passed, both alive
+    // across the call; AT_FDCWD (-100) as the directory.
+    let r = unsafe {
+        super::raw::syscall6(
+            __NR_mount_setattr,
+            -100isize as usize,
+            p.as_ptr() as usize,
+            (AT_RECURSIVE | AT_SYMLINK_NOFOLLOW) as usize,
+            &attr as *const MountAttr as usize,
+            core::mem::size_of::<MountAttr>(),
+            0,
+        )
+    };
+    match super::raw::check(r) {
+        Ok(_) => Ok(()),
+        Err(Errno::NOENT) => Ok(()),
+        Err(Errno::NOSYS) => make_readonly(path, what),
+        Err(e) => Err(Error::new(what, e)),
+    }
+}

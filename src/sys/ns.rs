@@ -122,3 +122,35 @@ pub fn unshare(ns: NsFlags, what: &'static str) -> Result<()> {
 pub fn enter<F: AsFd>(fd: F, what: &'static str) -> Result<()> {
     rustix::thread::move_into_link_name_space(fd.as_fd(), None).ctx(what)
 }
+
+/// Enter every namespace of `which` that the process behind `pidfd` is in, in one
+/// setns(2) (the cgroup and mount namespaces as that process has them now, after
+/// its own unshare and pivot_root). Kernels before 5.8 answer EINVAL: use
+/// `enter_by_pid` there.
+pub fn enter_all<F: AsFd>(pidfd: F, which: NsFlags) -> core::result::Result<(), Errno> {
+    let kinds = rustix::thread::ThreadNameSpaceType::from_bits_retain(which.0 as u32);
+    rustix::thread::move_into_thread_name_spaces(pidfd.as_fd(), kinds)
+}
+
+/// Enter the namespaces of `which` by the /proc/PID/ns files of `pid` (kernels
+/// without pidfd setns), the mount namespace last. `still_same` runs once every
+/// handle is open (and /proc still the host's): false means `pid` is no longer
+/// the process meant, and nothing is entered (ESRCH).
+pub fn enter_by_pid(pid: i32, which: NsFlags, still_same: impl Fn() -> bool) -> Result<()> {
+    let mut handles: heapless::Vec<OwnedFd, 6> = heapless::Vec::new();
+    for (name, flag) in NS_FILES {
+        if which.has(flag) {
+            let mut p: heapless::String<40> = heapless::String::new();
+            let _ = core::fmt::Write::write_fmt(&mut p, format_args!("/proc/{pid}/ns/{name}"));
+            let h = super::file::open_read(p.as_str()).ctx("open the context's namespace handles")?;
+            let _ = handles.push(h);
+        }
+    }
+    if !still_same() {
+        return Err(Error::new("enter the context's namespaces", Errno::SRCH));
+    }
+    for h in &handles {
+        enter(h, "enter the context's namespaces")?;
+    }
+    Ok(())
+}

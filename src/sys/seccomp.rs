@@ -33,7 +33,8 @@ use alloc::vec::Vec;
 
 use linux_raw_sys::general::{
     __NR_add_key, __NR_bpf, __NR_clone, __NR_clone3, __NR_delete_module, __NR_finit_module,
-    __NR_fsconfig, __NR_fsmount, __NR_fsopen, __NR_fspick, __NR_init_module, __NR_kexec_file_load,
+    __NR_fsconfig, __NR_fsmount, __NR_fsopen, __NR_fspick, __NR_init_module, __NR_io_uring_enter, __NR_io_uring_register, __NR_io_uring_setup,
+    __NR_kexec_file_load,
     __NR_kexec_load, __NR_keyctl, __NR_kill, __NR_mount_setattr, __NR_move_mount,
     __NR_open_by_handle_at, __NR_open_tree, __NR_perf_event_open, __NR_pidfd_send_signal,
     __NR_request_key, __NR_rt_sigqueueinfo, __NR_rt_tgsigqueueinfo, __NR_seccomp, __NR_setns,
@@ -303,7 +304,8 @@ const NO_CLONE3: Action = Action::Errno(Errno::NOSYS);
 
 impl Filter {
     /// `--secure`: no user namespaces, no BPF, keyrings, perf, kexec, modules, handle
-    /// opens, userfaultfd or new mount API, whatever capabilities remain.
+    /// opens, userfaultfd, new mount API or io_uring (its operations never pass
+    /// through seccomp), whatever capabilities remain.
     pub fn secure() -> Filter {
         let mut rules = Vec::new();
         rules.push(Rule::when(__NR_unshare, 0, Test::AnyBit(CLONE_NEWUSER), EPERM));
@@ -314,7 +316,7 @@ impl Filter {
             __NR_kexec_load, __NR_kexec_file_load, __NR_init_module, __NR_finit_module,
             __NR_delete_module, __NR_open_by_handle_at, __NR_userfaultfd, __NR_fsopen,
             __NR_fsconfig, __NR_fsmount, __NR_fspick, __NR_move_mount, __NR_open_tree,
-            __NR_mount_setattr,
+            __NR_mount_setattr, __NR_io_uring_setup, __NR_io_uring_enter, __NR_io_uring_register,
         ] {
             rules.push(Rule::always(nr, EPERM));
         }

@@ -61,6 +61,17 @@ pub fn set_mask(set: SigSet) -> Result<SigSet> {
     Ok(SigSet(old))
 }
 
+/// The signals pending for this thread or process (blocked ones waiting).
+pub fn pending() -> SigSet {
+    let mut set = 0u64;
+    // SAFETY: the pointer refers to a live u64 of the size passed.
+    let r = unsafe { raw::syscall3(linux_raw_sys::general::__NR_rt_sigpending, &mut set as *mut u64 as usize, 8, 0) };
+    if raw::check(r).is_err() {
+        return SigSet::EMPTY;
+    }
+    SigSet(set)
+}
+
 /// A signalfd delivering the (blocked) signals in `set`, close-on-exec
 /// (SFD_CLOEXEC is O_CLOEXEC).
 pub fn signalfd(set: SigSet) -> Result<OwnedFd> {

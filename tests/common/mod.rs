@@ -143,7 +143,7 @@ impl World {
 
     /// The context cgroup parents of this world, one per hierarchy.
     pub fn cgroup_parents(&self) -> Vec<String> {
-        vsbox::engine::cgroups::parents(&self.cgroup, self.rundir.to_str().unwrap())
+        vsbox::engine::context::cgroups::parents(&self.cgroup, self.rundir.to_str().unwrap())
             .unwrap()
             .into_iter()
             .map(|d| d.path)

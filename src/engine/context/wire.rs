@@ -27,9 +27,11 @@ pub enum Stage {
     Seccomp,
     Exec,
     Fork,
-    Handles,
+    Keeper,
     Ipv4root,
     User,
+    Terminal,
+    Join,
     Lost,
 }
 
@@ -51,15 +53,17 @@ impl Stage {
             Stage::Seccomp => "install the seccomp filter",
             Stage::Exec => "execute the command",
             Stage::Fork => "start the command",
-            Stage::Handles => "record the context's namespace handles",
+            Stage::Keeper => "hand the context to its keeper",
             Stage::Ipv4root => "attach the ipv4root BPF programs to the context's cgroup",
             Stage::User => "switch to the requested user",
+            Stage::Terminal => "give the command its terminal",
+            Stage::Join => "join the context's namespaces",
             Stage::Lost => "set up the context (its setup process vanished)",
         }
     }
     fn from_u8(b: u8) -> Stage {
         use Stage::*;
-        [Registry, Cgroups, Limits, Clone, JoinCgroups, CgroupNs, Mounts, Hostname, Domainname, Rlimits, Nice, Caps, Seccomp, Exec, Fork, Handles, Ipv4root, User]
+        [Registry, Cgroups, Limits, Clone, JoinCgroups, CgroupNs, Mounts, Hostname, Domainname, Rlimits, Nice, Caps, Seccomp, Exec, Fork, Keeper, Ipv4root, User, Terminal, Join]
             .into_iter()
             .find(|s| *s as u8 == b)
             .unwrap_or(Lost)
@@ -69,10 +73,12 @@ impl Stage {
 /// One message.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Msg {
+    /// The context is set up and its init confined: it may be recorded as ready.
+    Ready,
     /// The command was executed.
     Running,
-    /// The keeper recorded the context (handles and init) in the registry.
-    Registered,
+    /// A joiner's command runs with this host pid.
+    Pid(i32),
     /// The command ended; its status as a shell reports it (128+signal if killed).
     Status(i32),
     /// A step failed.
@@ -82,8 +88,9 @@ pub enum Msg {
 impl Msg {
     fn encode(self) -> [u8; 8] {
         let (tag, stage, v) = match self {
+            Msg::Ready => (b'R', 0, 0),
             Msg::Running => (b'X', 0, 0),
-            Msg::Registered => (b'R', 0, 0),
+            Msg::Pid(p) => (b'P', 0, p),
             Msg::Status(s) => (b'S', 0, s),
             Msg::Failed(st, e) => (b'E', st as u8, e.raw_os_error()),
         };
@@ -94,8 +101,9 @@ impl Msg {
     fn decode(b: [u8; 8]) -> Option<Msg> {
         let v = i32::from_le_bytes([b[4], b[5], b[6], b[7]]);
         Some(match b[0] {
+            b'R' => Msg::Ready,
             b'X' => Msg::Running,
-            b'R' => Msg::Registered,
+            b'P' => Msg::Pid(v),
             b'S' => Msg::Status(v),
             b'E' => Msg::Failed(Stage::from_u8(b[1]), Errno::from_raw_os_error(v)),
             _ => return None,
@@ -138,7 +146,7 @@ mod tests {
 
     #[test]
     fn messages_round_trip() {
-        for m in [Msg::Running, Msg::Registered, Msg::Status(130), Msg::Failed(Stage::Mounts, Errno::PERM)] {
+        for m in [Msg::Running, Msg::Ready, Msg::Pid(4242), Msg::Status(130), Msg::Failed(Stage::Mounts, Errno::PERM)] {
             assert_eq!(Msg::decode(m.encode()), Some(m));
         }
         assert_eq!(Msg::decode(*b"Zxxxxxxx"), None);

@@ -38,7 +38,7 @@ use rustix::io::{self, Errno};
 use rustix::process::Resource;
 
 use crate::sys::caps::{CapSet, parse_cap};
-use super::spec::Flags;
+use crate::engine::context::spec::Flags;
 use crate::sys::spawn;
 use crate::sys::ErrnoText;
 
@@ -804,13 +804,13 @@ fn parse_iproot(v: &str) -> Result<IpRoot, (&str, String)> {
 
 /// A dotted quad, as the octets IPROOT entries keep (ipv4root's parser).
 pub fn parse_ipv4(s: &str) -> Option<[u8; 4]> {
-    super::ipv4root::parse_ipv4(s).ok().map(|a| a.octets())
+    crate::engine::network::ipv4root::parse_ipv4(s).ok().map(|a| a.octets())
 }
 
 /// A netmask as a prefix length: `0`..`32`, or a dotted mask with contiguous ones
 /// (ipv4root's parser).
 pub fn parse_mask(s: &str) -> Option<u8> {
-    super::ipv4root::parse_mask(s).ok().map(|m| u32::from(m).leading_ones() as u8)
+    crate::engine::network::ipv4root::parse_mask(s).ok().map(|m| u32::from(m).leading_ones() as u8)
 }
 
 /// What the kernel accepts as an interface name (IFNAMSIZ less the NUL).
@@ -1086,8 +1086,8 @@ mod tests {
     use std::path::PathBuf;
     use std::sync::atomic::{AtomicUsize, Ordering};
 
-    const EXAMPLE1: &str = include_str!("../../config/examples/example1.conf");
-    const EXAMPLE2: &str = include_str!("../../config/examples/example2.conf");
+    const EXAMPLE1: &str = include_str!("../../../config/examples/example1.conf");
+    const EXAMPLE2: &str = include_str!("../../../config/examples/example2.conf");
 
     /// A directory of test confs, removed on drop (failures included).
     struct Dir(PathBuf);

@@ -15,7 +15,7 @@
 //! | bind6 | `::` → the first IPv6 address if there is one, else `::ffff:first`. `::ffff:0.0.0.0` and (lback) `::ffff:127.0.0.1` → `::ffff:first`. A listed v4-mapped or listed IPv6 address: pass. Else refused. |
 //! | connect6 | v4-mapped destination: as connect4 (the source is bound as `::ffff:a.b.c.d`). Real IPv6 destination: an unbound socket is bound to the first IPv6 address; without IPv6 addresses, refused. |
 //! | sendmsg6 | v4-mapped destination: passes here, the kernel hands it to the IPv4 path where sendmsg4 decides. Real IPv6 destination: no source → the first IPv6 address; a listed source passes; otherwise refused; without IPv6 addresses, refused. |
-//! | sock_create | `SOCK_RAW` inet sockets refused unless `keep_raw`. |
+//! | sock_create | `SOCK_RAW` and ICMP "ping" (`SOCK_DGRAM` + `IPPROTO_ICMP`/`ICMPV6`) inet sockets refused unless `keep_raw`: both forge or pick their source past the sock_addr hooks. |
 //!
 //! Refusals and their errno (when the kernel has `bpf_set_retval`, Linux 5.18+; on
 //! older kernels every refusal reads as EPERM):
@@ -321,6 +321,9 @@ const V4MAPPED_W2: u32 = u32::from_ne_bytes([0, 0, 0xff, 0xff]);
 const AF_INET: i32 = 2;
 const AF_INET6: i32 = 10;
 const SOCK_RAW: u32 = 3;
+const SOCK_DGRAM: u32 = 2;
+const IPPROTO_ICMP: u32 = 1;
+const IPPROTO_ICMPV6: u32 = 58;
 
 /// An address as a BPF immediate: the u32 a load from the context yields.
 fn imm4(a: Ipv4Addr) -> u32 {
@@ -472,9 +475,21 @@ pub fn program(hook: Hook, root: &IpRoot, set_retval: bool) -> core::result::Res
 }
 
 fn gen_sock_create(g: &mut Gen<'_>) {
-    // Plain EPERM: the errno a process without CAP_NET_RAW gets.
-    let allow = g.allow;
-    g.a.ldx(Size::W, R2, R6, sock::TYPE).jmp32_imm(Jmp::Ne, R2, SOCK_RAW, allow).mov64_imm(R0, 0).exit();
+    // Plain EPERM: the errno a process without CAP_NET_RAW gets. ICMP "ping"
+    // sockets (SOCK_DGRAM with IPPROTO_ICMP or ICMPV6) have their own bind and
+    // send paths that no sock_addr hook sees, so they go with raw sockets.
+    let (allow, deny, dgram) = (g.allow, g.a.new_label(), g.a.new_label());
+    g.a.ldx(Size::W, R2, R6, sock::TYPE)
+        .jmp32_imm(Jmp::Eq, R2, SOCK_RAW, deny)
+        .jmp32_imm(Jmp::Eq, R2, SOCK_DGRAM, dgram)
+        .ja(allow)
+        .place(dgram)
+        .ldx(Size::W, R3, R6, sock::PROTOCOL)
+        .jmp32_imm(Jmp::Eq, R3, IPPROTO_ICMP, deny)
+        .jmp32_imm(Jmp::Ne, R3, IPPROTO_ICMPV6, allow)
+        .place(deny)
+        .mov64_imm(R0, 0)
+        .exit();
 }
 
 fn gen_bind4(g: &mut Gen<'_>) {
@@ -983,6 +998,13 @@ mod tests {
             out("sendto6_loopback", show(send(&unbound_udp(true), sa("[::1]:9")), |_| "ok".to_string()));
             let raw = rustix::net::socket(rustix::net::AddressFamily::INET, rustix::net::SocketType::RAW, Some(rustix::net::ipproto::ICMP));
             out("raw", raw.map(|_| "ok".to_string()).unwrap_or_else(|e| std::format!("errno{}", e.raw_os_error())));
+            // ICMP "ping" sockets (the netns lets every gid make them): they pick
+            // their source past every sock_addr hook, so they go with raw sockets.
+            use rustix::net::{AddressFamily, SocketType, ipproto};
+            let ping = rustix::net::socket(AddressFamily::INET, SocketType::DGRAM, Some(ipproto::ICMP));
+            out("ping", ping.map(|_| "ok".to_string()).unwrap_or_else(|e| std::format!("errno{}", e.raw_os_error())));
+            let ping6 = rustix::net::socket(AddressFamily::INET6, SocketType::DGRAM, Some(ipproto::ICMPV6));
+            out("ping6", ping6.map(|_| "ok".to_string()).unwrap_or_else(|e| std::format!("errno{}", e.raw_os_error())));
             if mode == "v6" {
                 let s6 = TcpListener::bind("[fd00::9]:0").unwrap();
                 out("connect6_real", peer_of_connect(&s6, "[fd00::9]:PORT"));
@@ -995,11 +1017,12 @@ mod tests {
     fn run_probe(cg: &TestCgroup, mode: &str) -> std::collections::HashMap<String, String> {
         let exe = std::env::current_exe().unwrap();
         let script = "ip link set lo up && ip addr add 10.9.9.9/24 dev lo && \
-                      ip -6 addr add fd00::9/64 dev lo nodad && echo $$ > \"$CG\" && exec \"$0\" \"$@\"";
+                      ip -6 addr add fd00::9/64 dev lo nodad && echo 0 2147483647 > /proc/sys/net/ipv4/ping_group_range && \
+                      echo $$ > \"$CG\" && exec \"$0\" \"$@\"";
         let out = std::process::Command::new("unshare")
             .args(["-n", "sh", "-c", script])
             .arg(&exe)
-            .args(["--exact", "engine::ipv4root::tests::probe_inside_cgroup", "--ignored", "--nocapture", "--test-threads=1"])
+            .args(["--exact", "engine::network::ipv4root::tests::probe_inside_cgroup", "--ignored", "--nocapture", "--test-threads=1"])
             .env("CG", cg.procs())
             .env("VSBOX_IPV4ROOT_PROBE", mode)
             .output()
@@ -1040,6 +1063,8 @@ mod tests {
             ("udp6_bound", "::ffff:10.9.9.9"),
             ("sendto6_loopback", "errno101"),
             ("raw", "errno1"),
+            ("ping", "errno1"),
+            ("ping6", "errno1"),
         ];
         for (k, v) in want {
             assert_eq!(got.get(k).map(String::as_str), Some(v), "{k} in {got:?}");
@@ -1061,6 +1086,8 @@ mod tests {
             ("connect6_real", "fd00::9"),
             ("connect6_mapped_to_5", "127.0.0.5"),
             ("raw", "ok"),
+            ("ping", "ok"),
+            ("ping6", "ok"),
         ];
         for (k, v) in want {
             assert_eq!(got.get(k).map(String::as_str), Some(v), "{k} in {got:?}");

@@ -8,7 +8,9 @@
 //!   sysctl writes are a plain uid-0 check that capabilities do not cover;
 //! - no cgroupfs: /sys/fs/cgroup is masked, since a capless root could otherwise
 //!   write its pid into any cgroup.procs and leave its context;
-//! - with a root tree: a minimal /dev, then pivot_root into the tree.
+//! - with a root tree: a minimal /dev, then pivot_root into the tree;
+//! - without one: the run directory masked, /sys read-only, the context's own
+//!   devpts instance (with `--secure`: the minimal /dev).
 
 use alloc::format;
 use alloc::string::String;
@@ -36,13 +38,25 @@ const HOST_ONLY: [&str; 10] = [
     "kallsyms", "kcore", "keys", "key-users", "timer_list", "sched_debug", "modules", "iomem", "ioports", "vmallocinfo",
 ];
 
-/// Set up the context's mount namespace. `root` is the vserver tree (None keeps
-/// the host tree); `registry` is the registry's mount, to drop.
-pub fn prepare(root: Option<&str>, registry: &str, hideinfo: bool) -> Result<()> {
+/// What the view is made from.
+pub struct View<'a> {
+    /// The vserver tree; None keeps the host's tree.
+    pub root: Option<&'a str>,
+    /// The run directory (the registry, its lock, the vservers' state): hidden.
+    pub rundir: &'a str,
+    /// The registry's own mount below it, dropped from this mount table.
+    pub registry: &'a str,
+    pub hideinfo: bool,
+    /// A `--secure` context without a root tree gets the minimal /dev too.
+    pub secure: bool,
+}
+
+/// Set up the context's mount namespace.
+pub fn prepare(v: &View<'_>) -> Result<()> {
     mount::make_private_recursive("/")?;
-    // Other contexts' namespace handles must not be reachable from inside.
-    let _ = mount::unmount_detach(registry);
-    let base = match root {
+    // The registry's tmpfs is of no use inside.
+    let _ = mount::unmount_detach(v.registry);
+    let base = match v.root {
         Some(r) => {
             mount::bind(r, r, true, "bind the vserver root onto itself")?;
             r
@@ -52,11 +66,11 @@ pub fn prepare(root: Option<&str>, registry: &str, hideinfo: bool) -> Result<()>
     let proc_dir = format!("{base}/proc");
     file::mkdir_p(&proc_dir, 0o555).ctx("create /proc in the vserver")?;
     let nosuid = MountFlags::NOSUID | MountFlags::NODEV | MountFlags::NOEXEC;
-    mount::mount_fs("proc", &proc_dir, nosuid, if hideinfo { "hidepid=invisible" } else { "" }, "mount the context's /proc")?;
+    mount::mount_fs("proc", &proc_dir, nosuid, if v.hideinfo { "hidepid=invisible" } else { "" }, "mount the context's /proc")?;
     for p in ["sys", "sysrq-trigger", "irq", "bus"] {
         mount::make_readonly(&format!("{proc_dir}/{p}"), "make /proc/sys and friends read-only")?;
     }
-    if hideinfo {
+    if v.hideinfo {
         for f in HOST_ONLY {
             let p = format!("{proc_dir}/{f}");
             if file::exists(&p) {
@@ -65,12 +79,39 @@ pub fn prepare(root: Option<&str>, registry: &str, hideinfo: bool) -> Result<()>
         }
     }
     mount::mask_dir(&format!("{base}/sys/fs/cgroup"), "hide the host's cgroup filesystem")?;
-    if let Some(r) = root {
-        make_dev(r)?;
-        rustix::process::chdir(r).ctx("enter the vserver root")?;
-        mount::pivot_to_cwd()?;
+    match v.root {
+        Some(r) => {
+            make_dev(r)?;
+            rustix::process::chdir(r).ctx("enter the vserver root")?;
+            mount::pivot_to_cwd()?;
+        }
+        None => {
+            // Sharing the host's tree, a context still must not reach vsbox's own
+            // state (a guest holding the registry lock would stall every command),
+            // the kernel's knobs in /sys (a plain uid-0 check, like /proc/sys), or
+            // the host's terminals: its own devpts instance, and with --secure a
+            // minimal /dev (no raw disks, no consoles).
+            mount::mask_dir(v.rundir, "hide the run directory")?;
+            mount::make_readonly_recursive("/sys", "make /sys read-only")?;
+            if v.secure {
+                make_dev("")?;
+            } else {
+                own_devpts()?;
+            }
+        }
     }
     Ok(())
+}
+
+/// A devpts instance of the context's own on the host's /dev/pts, its ptmx over
+/// /dev/ptmx: the host's ptys (the admin's terminal) are out of sight.
+fn own_devpts() -> Result<()> {
+    let opts = "newinstance,ptmxmode=0666,mode=0620,gid=5";
+    match mount::mount_fs("devpts", "/dev/pts", MountFlags::NOSUID | MountFlags::NOEXEC, opts, "mount a private devpts") {
+        Err(e) if e.errno == rustix::io::Errno::NOENT => return Ok(()),
+        r => r?,
+    }
+    mount::bind("/dev/pts/ptmx", "/dev/ptmx", false, "put the private devpts's ptmx on /dev/ptmx")
 }
 
 /// A minimal /dev on a small tmpfs: the nodes above, a private devpts instance,

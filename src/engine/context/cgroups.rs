@@ -13,16 +13,31 @@ use crate::sys::error::{Context, Error, Result};
 use crate::sys::file;
 
 /// One hierarchy's directory for a context (or for the parent of all contexts).
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct CgroupDir {
     pub hierarchy: Hierarchy,
     pub path: String,
 }
 
 /// The cgroups of context N, one per hierarchy.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct CgroupSet {
     pub dirs: Vec<CgroupDir>,
+}
+
+impl CgroupDir {
+    /// A directory as a registry entry records it: `v2 PATH` or `v1:BITS PATH`
+    /// (the v1 controller bits). Only the kind and the path are kept: nothing done
+    /// with a recorded set needs the mount.
+    pub fn parse_recorded(line: &str) -> Option<CgroupDir> {
+        let (kind, path) = line.split_once(' ')?;
+        let (v2, controllers) = match kind {
+            "v2" => (true, 0),
+            k => (false, k.strip_prefix("v1:")?.parse().ok()?),
+        };
+        let hierarchy = Hierarchy { v2, controllers, mount: String::new(), root: String::new() };
+        Some(CgroupDir { hierarchy, path: String::from(path) })
+    }
 }
 
 /// The parent directories (`<parent>` in each hierarchy), resolved from the
@@ -98,6 +113,11 @@ impl CgroupSet {
     /// The directories, as a registry entry records them (`Entry::cgroups`).
     pub fn paths(&self) -> Vec<String> {
         self.dirs.iter().map(|d| d.path.clone()).collect()
+    }
+
+    /// A set as recorded (see `CgroupDir::parse_recorded`); bad lines are skipped.
+    pub fn from_recorded(lines: &[&str]) -> CgroupSet {
+        CgroupSet { dirs: lines.iter().filter_map(|l| CgroupDir::parse_recorded(l)).collect() }
     }
 
     /// The set for context `n` under `parents` (nothing is created).
