@@ -191,29 +191,49 @@ pub fn vkill(ctx: Option<u32>, sig: i32, pids: &[u32]) -> i32 {
 /// the mainline backend builds on.
 pub fn version_report() -> String {
     use std::fmt::Write as _;
-    let vci = |v: u32| format!("VCI {:04x}:{:04x}", v >> 16, v & 0xFFFF);
-    let mut s = format!("vsbox {}\nbackend: ", env!("CARGO_PKG_VERSION"));
     let chosen = super::backend();
     let forced = std::env::var_os("VSBOX_BACKEND").is_some_and(|v| v == "mainline" || v == "vserver");
-    s.push_str(if chosen == Backend::Mainline { "mainline" } else { "vserver" });
-    if forced {
-        s.push_str(" (forced by VSBOX_BACKEND)");
-    }
-    let _ = match (chosen, Backend::detect()) {
-        (Backend::Vserver { version: 0 }, _) => write!(s, ", but the kernel does not answer sys_vserver: every context call fails"),
-        (Backend::Vserver { version }, _) => write!(s, ", {}, config {:#010x}", vci(version), vsbox::sys::vserver::get_vci().unwrap_or(0)),
-        (_, Backend::Vserver { version }) => write!(s, " (the kernel is a vserver one, {})", vci(version)),
-        _ => match vsbox::sys::vserver::read_ctx24().new_s_context {
-            Some((nr, rev)) => write!(s, " (a 2.4 ctx-patch kernel: new_s_context {nr} rev{rev}; vsbox does not drive those)"),
-            None => Ok(()),
-        },
+    let (name, mine) = match chosen {
+        Backend::Vserver { version } => ("vserver", Some(version)),
+        Backend::Mainline => ("mainline", None),
     };
-    let u = rustix::system::uname();
-    let _ = write!(s, "\nkernel: {}", u.release().to_string_lossy());
-    if chosen == Backend::Mainline {
+    let mut s = format!("vsbox {}\nbackend: {name}{}", env!("CARGO_PKG_VERSION"), if forced { " (forced by VSBOX_BACKEND)" } else { "" });
+    let vci = match (mine, Backend::detect()) {
+        (Some(0), _) => {
+            s.push_str(", but the kernel does not answer sys_vserver: every context call fails");
+            None
+        }
+        (Some(v), _) => {
+            s.push_str(", ");
+            Some(v)
+        }
+        (None, Backend::Vserver { version }) => {
+            s.push_str(" (the kernel is a vserver one, ");
+            Some(version)
+        }
+        (None, _) => {
+            if let Some((nr, rev)) = vsbox::sys::vserver::read_ctx24().new_s_context {
+                let _ = write!(s, " (a 2.4 ctx-patch kernel: new_s_context {nr} rev{rev}; vsbox does not drive those)");
+            }
+            None
+        }
+    };
+    if let Some(v) = vci {
+        let _ = write!(s, "VCI {:04x}:{:04x}", v >> 16, v & 0xFFFF);
+        if mine.is_some() {
+            let _ = write!(s, ", config {:#010x}", vsbox::sys::vserver::get_vci().unwrap_or(0));
+        } else {
+            s.push(')');
+        }
+    }
+    s.push_str("\nkernel: ");
+    s.push_str(&rustix::system::uname().release().to_string_lossy());
+    if mine.is_none() {
         let f = Features::probe();
-        let yn = |b: bool| if b { "yes" } else { "no" };
-        let _ = write!(s, ": cgroup2 {}, BPF {}, pidfd {}, clone3 {}", yn(f.cgroup2), yn(f.bpf), yn(f.pidfd), yn(f.clone3));
+        for (what, has) in [(": cgroup2 ", f.cgroup2), (", BPF ", f.bpf), (", pidfd ", f.pidfd), (", clone3 ", f.clone3)] {
+            s.push_str(what);
+            s.push_str(if has { "yes" } else { "no" });
+        }
     }
     s.push('\n');
     s

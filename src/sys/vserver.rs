@@ -430,21 +430,29 @@ pub struct Ctx24 {
 pub fn parse_ctx24(status: &[u8]) -> Ctx24 {
     let mut c = Ctx24::default();
     for line in status.split(|&b| b == b'\n') {
-        let mut w = line.split(|b| b.is_ascii_whitespace()).filter(|w| !w.is_empty());
-        let slot = match w.next() {
-            Some(b"__NR_new_s_context:") => &mut c.new_s_context,
-            Some(b"__NR_set_ipv4root:") => &mut c.set_ipv4root,
-            _ => continue,
+        let (slot, rest) = if let Some(r) = line.strip_prefix(b"__NR_new_s_context:") {
+            (&mut c.new_s_context, r)
+        } else if let Some(r) = line.strip_prefix(b"__NR_set_ipv4root:") {
+            (&mut c.set_ipv4root, r)
+        } else {
+            continue;
         };
-        let Some(nr) = w.next().and_then(number) else { continue };
-        let rev = w.next().and_then(|r| r.strip_prefix(b"rev")).and_then(number).unwrap_or(0);
-        *slot = Some((nr, rev));
+        // `number [rev<R>]`: digits, then the revision's digits after "rev".
+        let (nr, rest) = digits(rest.trim_ascii_start());
+        let rest = rest.trim_ascii_start();
+        let rev = rest.strip_prefix(b"rev").map_or(Some(0), |r| digits(r).0);
+        if let (Some(nr), Some(rev)) = (nr, rev) {
+            *slot = Some((nr, rev));
+        }
     }
     c
 }
 
-fn number(w: &[u8]) -> Option<u32> {
-    core::str::from_utf8(w).ok()?.parse().ok()
+/// The decimal number at the start of `w` (None without one) and what follows.
+fn digits(w: &[u8]) -> (Option<u32>, &[u8]) {
+    let n = w.iter().take_while(|b| b.is_ascii_digit()).count();
+    let v = w[..n].iter().try_fold(0u32, |v, &d| v.checked_mul(10)?.checked_add(u32::from(d - b'0')));
+    (if n == 0 { None } else { v }, &w[n..])
 }
 
 /// Read /proc/self/status for a 2.4 ctx patch's announcement.
