@@ -28,9 +28,13 @@ fn fakevs() -> &'static Path {
     static BIN: OnceLock<PathBuf> = OnceLock::new();
     BIN.get_or_init(|| {
         let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/legacy/fakevs.c");
-        let out = Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("fakevs-{}", std::process::id()));
-        let o = Command::new("cc").args(["-static", "-O2", "-Wall", "-Werror", "-o"]).arg(&out).arg(&src).output().expect("run cc (install gcc and libc6-dev)");
+        let dir = Path::new(env!("CARGO_TARGET_TMPDIR"));
+        // Built under a name of its own, then renamed into place (parallel runs).
+        let tmp = dir.join(format!("fakevs-{}", std::process::id()));
+        let o = Command::new("cc").args(["-static", "-O2", "-Wall", "-Werror", "-o"]).arg(&tmp).arg(&src).output().expect("run cc (install gcc and libc6-dev)");
         assert!(o.status.success(), "cc fakevs.c: {}", String::from_utf8_lossy(&o.stderr));
+        let out = dir.join("fakevs");
+        std::fs::rename(&tmp, &out).unwrap();
         out
     })
 }
