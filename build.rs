@@ -23,6 +23,9 @@ fn main() {
         println!("cargo:rustc-link-arg-bins=-Wl,-T,{}", no_eh.display());
     }
 
+    // The legacy probe brings its own _start (src/sys/rt.rs): no C runtime.
+    println!("cargo:rustc-link-arg-bin=vsbox-legacy-probe=-nostartfiles");
+
     let off = read_selection(&conf);
     let mut files: Vec<_> = fs::read_dir(&applets_dir)
         .expect("applets/ is missing")

@@ -119,6 +119,9 @@ fn run(o: Opts) -> Result<i32, i32> {
     if !o.command.is_empty() {
         check_command(&o.command[0])?;
     }
+    if let Some(k) = cli::vserver() {
+        return Ok(cli::legacy::chbind(k, ctx, &root, o.silent, &o.command));
+    }
     let announce = |root: &IpRoot| {
         if !o.silent {
             let mut out = std::io::stdout().lock();

@@ -106,6 +106,11 @@ fn run(o: Opts) -> Result<i32, i32> {
     if let Some(&bad) = o.keep_fd.iter().find(|&&n| n <= 2 || !vsbox::sys::fd::is_open(n)) {
         return Err(fail(format_args!("--keep-fd {bad}: not an open descriptor above 2")));
     }
+    if let Some(k) = cli::vserver() {
+        let domainname = o.domainname.as_deref().map(|d| if d == "none" { "" } else { d }.to_owned());
+        let spec = ContextSpec { id: ctx, flags, remove, hostname: o.hostname.clone(), domainname, disconnect: o.disconnect, ..ContextSpec::default() };
+        return Ok(cli::legacy::chcontext(k, &spec, o.silent, &o.command));
+    }
     let io = if o.disconnect { Io::inherit(&o.keep_fd) } else { Io::for_caller(&o.keep_fd) };
     let env = cli::environment();
 

@@ -165,6 +165,9 @@ fn run(ctx: Option<u32>, sig: i32, words: &[&str]) -> i32 {
         }
         _ => {}
     }
+    if cli::vserver().is_some() {
+        return cli::legacy::vkill(ctx, sig, &pids);
+    }
     let settings = cli::settings();
     let scope = match Scope::load(&settings) {
         Ok(s) => s,

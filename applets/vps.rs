@@ -17,7 +17,6 @@ use vsbox::engine::monitor::names::Names;
 use vsbox::engine::monitor::report::Units;
 use vsbox::engine::monitor::report::json::JsonArray;
 use vsbox::engine::monitor::report::ps::{self, Col, Me, PsEnv, PsRow};
-use vsbox::engine::monitor::scope::Scope;
 use vsbox::engine::monitor::users::Users;
 use vsbox::engine::context::registry::Registry;
 use vsbox::engine::context::spec::SPECTATOR;
@@ -63,7 +62,7 @@ pub fn main(args: &[String]) -> i32 {
         }
     };
     let settings = cli::settings();
-    let scope = match Scope::load(&settings) {
+    let scope = match cli::scope(&settings) {
         Ok(s) => s,
         Err(e) => {
             cli::error("vps", e);

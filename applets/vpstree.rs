@@ -15,7 +15,6 @@ use std::fmt::Write as _;
 
 use vsbox::engine::monitor::gather;
 use vsbox::engine::monitor::names::Names;
-use vsbox::engine::monitor::scope::Scope;
 use vsbox::engine::context::registry::Registry;
 
 use crate::cli;
@@ -54,7 +53,7 @@ pub fn main(args: &[String]) -> i32 {
         }
     };
     let settings = cli::settings();
-    let scope = match Scope::load(&settings) {
+    let scope = match cli::scope(&settings) {
         Ok(s) => s,
         Err(e) => {
             cli::error("vpstree", e);

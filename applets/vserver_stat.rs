@@ -17,7 +17,6 @@ use vsbox::engine::monitor::gather;
 use vsbox::engine::monitor::names::Names;
 use vsbox::engine::monitor::report::json::{JsonArray, JsonObject};
 use vsbox::engine::monitor::report::stat;
-use vsbox::engine::monitor::scope::Scope;
 use vsbox::engine::context::registry::Registry;
 
 use crate::cli;
@@ -42,7 +41,7 @@ pub fn main(args: &[String]) -> i32 {
     };
     let settings = cli::settings();
     let reg = Registry::new(settings.clone());
-    let report = match Scope::load(&settings).and_then(|s| gather::gather_stat(&s, o.json)) {
+    let report = match cli::scope(&settings).and_then(|s| gather::gather_stat(&s, o.json)) {
         Ok(r) => r,
         Err(e) => {
             cli::error("vserver-stat", e);

@@ -4,6 +4,10 @@
 use std::fmt::Display;
 use std::io::Write as _;
 
+use vsbox::engine::backend::{Backend, Choice};
+
+pub mod legacy;
+
 /// Print `APPLET: message` as one line on stderr.
 pub fn error(applet: &str, msg: impl Display) {
     let _ = writeln!(std::io::stderr().lock(), "{applet}: {msg}");
@@ -108,4 +112,42 @@ pub fn write_out(applet: &str, mut b: &[u8], code: i32) -> i32 {
         }
     }
     0
+}
+
+/// What VSBOX_BACKEND asks for: `mainline` or `vserver` force one; unset, empty or
+/// `auto` let the kernel decide (anything else is said so, then ignored).
+pub fn choice() -> Choice {
+    match std::env::var_os("VSBOX_BACKEND") {
+        None => Choice::Detect,
+        Some(v) => match v.as_encoded_bytes() {
+            b"" | b"auto" => Choice::Detect,
+            b"mainline" => Choice::Mainline,
+            b"vserver" => Choice::Vserver,
+            _ => {
+                error("vsbox", format_args!("ignoring VSBOX_BACKEND={} (use mainline, vserver or auto)", v.to_string_lossy()));
+                Choice::Detect
+            }
+        },
+    }
+}
+
+/// The backend of this process, chosen at the first call (engine::backend).
+pub fn backend() -> Backend {
+    Backend::select(choice())
+}
+
+/// The vserver kernel, when the legacy backend serves this process: an applet's
+/// one dispatch point (`if let Some(k) = cli::vserver() { return cli::legacy::… }`).
+pub fn vserver() -> Option<vsbox::engine::legacy::Kernel> {
+    backend().vserver()
+}
+
+/// Which process is in which context, for vps, vpstree and vserver-stat: from the
+/// cgroups, or on a vserver kernel from the kernel (this process becomes the
+/// spectator for it).
+pub fn scope(settings: &vsbox::engine::context::spec::Settings) -> vsbox::sys::Result<vsbox::engine::monitor::scope::Scope> {
+    match vserver() {
+        Some(_) => vsbox::engine::legacy::scope(),
+        None => vsbox::engine::monitor::scope::Scope::load(settings),
+    }
 }

@@ -52,6 +52,10 @@ fn dispatch(args: &[String]) -> i32 {
             0
         }
         Some("--install") => install(&args[2..]),
+        Some("--version" | "-V") => {
+            let _ = std::io::stdout().lock().write_all(cli::legacy::version_report().as_bytes());
+            0
+        }
         Some(opt) if opt.starts_with('-') => {
             cli::error("vsbox", format_args!("unknown option '{opt}' (see 'vsbox --help')"));
             1
@@ -77,7 +81,8 @@ fn usage() {
         "vsbox {}: the Linux-VServer tools in one static binary\n\n\
          Usage: vsbox APPLET [ARGS...]     or: APPLET [ARGS...] through a link named APPLET\n       \
          vsbox --list                  print the applet names\n       \
-         vsbox --install [-s] DIR      link every applet into DIR (hard links, -s: symlinks)\n\n\
+         vsbox --install [-s] DIR      link every applet into DIR (hard links, -s: symlinks)\n       \
+         vsbox --version               the version, the kernel backend (mainline or vserver) and its features\n\n\
          Applets:",
         env!("CARGO_PKG_VERSION")
     );

@@ -330,8 +330,16 @@ fn busybox_tree(t: &Path) {
     }
     std::fs::set_permissions(t.join("tmp"), std::fs::Permissions::from_mode(0o1777)).unwrap();
     std::fs::copy("/usr/bin/busybox", t.join("bin/busybox")).expect("busybox-static at /usr/bin/busybox");
-    let st = Command::new("chroot").arg(t).args(["/bin/busybox", "--install", "-s", "/bin"]).status().unwrap();
-    assert!(st.success());
+    // A fork by another test thread while the copy was open for writing makes
+    // its exec fail with ETXTBSY for a moment: try again.
+    let installed = (0..20).any(|_| {
+        let ok = Command::new("chroot").arg(t).args(["/bin/busybox", "--install", "-s", "/bin"]).status().is_ok_and(|s| s.success());
+        if !ok {
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+        ok
+    });
+    assert!(installed, "busybox --install in {}", t.display());
     write_mode(&t.join("etc/passwd"), "root:x:0:0:root:/root:/bin/sh\nweb:x:1000:1000:web:/home/web:/bin/sh\nnobody:x:65534:65534:nobody:/nonexistent:/bin/sh\n", 0o644);
     write_mode(&t.join("etc/group"), "root:x:0:\nweb:x:1000:\nnogroup:x:65534:\n", 0o644);
     write_mode(

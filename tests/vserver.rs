@@ -96,8 +96,16 @@ fn busybox_tree(t: &Path) {
         std::fs::create_dir_all(t.join(d)).unwrap();
     }
     std::fs::copy("/usr/bin/busybox", t.join("bin/busybox")).expect("busybox-static at /usr/bin/busybox");
-    let st = Command::new("chroot").arg(t).args(["/bin/busybox", "--install", "-s", "/bin"]).status().unwrap();
-    assert!(st.success());
+    // A fork by another test thread while the copy was open for writing makes
+    // its exec fail with ETXTBSY for a moment: try again.
+    let installed = (0..20).any(|_| {
+        let ok = Command::new("chroot").arg(t).args(["/bin/busybox", "--install", "-s", "/bin"]).status().is_ok_and(|s| s.success());
+        if !ok {
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+        ok
+    });
+    assert!(installed, "busybox --install in {}", t.display());
     let w = |p: &str, text: &str, mode: u32| {
         std::fs::write(t.join(p), text).unwrap();
         std::fs::set_permissions(t.join(p), std::fs::Permissions::from_mode(mode)).unwrap();

@@ -11,6 +11,7 @@
 
 pub mod backend;
 pub mod context;
+pub mod legacy;
 pub mod monitor;
 pub mod network;
 pub mod vserver;

@@ -3,11 +3,36 @@
 
 use alloc::vec::Vec;
 
-use rustix::fd::{AsFd, OwnedFd};
+use rustix::fd::{AsFd, BorrowedFd, OwnedFd};
 use rustix::fs::{self, Mode, OFlags};
 use rustix::io::Errno;
 
 use super::error::{Context, Result};
+
+/// Standard input, output or error (0, 1, anything else: 2) as a borrowed
+/// descriptor. (rustix's own `stdio::stdin()` and friends are safe only with its
+/// std feature, which the no_std probe build leaves out.)
+pub fn std_fd(fd: i32) -> BorrowedFd<'static> {
+    let fd = if fd == 0 || fd == 1 { fd } else { 2 };
+    // SAFETY: descriptors 0, 1 and 2 stay open for the whole life of the process
+    // (vsbox only ever dup2s over them, never closes them).
+    unsafe { BorrowedFd::borrow_raw(fd) }
+}
+
+/// Standard input as a borrowed descriptor (see `std_fd`).
+pub fn stdin() -> BorrowedFd<'static> {
+    std_fd(0)
+}
+
+/// Standard output as a borrowed descriptor (see `std_fd`).
+pub fn stdout() -> BorrowedFd<'static> {
+    std_fd(1)
+}
+
+/// Standard error as a borrowed descriptor (see `std_fd`).
+pub fn stderr() -> BorrowedFd<'static> {
+    std_fd(2)
+}
 
 /// Open for reading, close-on-exec.
 pub fn open_read<P: rustix::path::Arg>(path: P) -> core::result::Result<OwnedFd, Errno> {

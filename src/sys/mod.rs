@@ -12,9 +12,12 @@ pub mod mount;
 pub mod netlink;
 pub mod ns;
 pub mod process;
+pub mod probe;
 pub mod procscan;
 pub mod pty;
 pub(crate) mod raw;
+#[cfg(all(feature = "legacy-probe", not(feature = "std")))]
+pub mod rt;
 pub mod seccomp;
 pub mod signal;
 pub mod spawn;

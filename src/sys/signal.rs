@@ -145,6 +145,17 @@ pub fn raw_fd<F: AsFd>(fd: &F) -> i32 {
     fd.as_fd().as_raw_fd()
 }
 
+/// kill(2): signal `sig` (0 … 64) to process `pid`, for kernels without pidfds
+/// (the legacy backend serves 3.x/4.x kernels; pidfd_open is 5.3).
+pub fn kill(pid: i32, sig: i32) -> core::result::Result<(), Errno> {
+    if !(0..=64).contains(&sig) || pid <= 0 {
+        return Err(Errno::INVAL);
+    }
+    // SAFETY: kill takes two integers; pid > 0 names one process only.
+    let r = unsafe { raw::syscall3(linux_raw_sys::general::__NR_kill, pid as usize, sig as usize, 0) };
+    raw::check(r).map(|_| ())
+}
+
 /// Send signal `sig` to the process a pidfd refers to: any number from 0 to 64
 /// (0 only checks that the process exists and may be signalled; real-time signals
 /// included, which rustix's typed `pidfd_send_signal` cannot express safely).

@@ -500,8 +500,8 @@ fn detach_stdio() {
 
 fn std_fd(fd: i32) -> rustix::fd::BorrowedFd<'static> {
     match fd {
-        0 => rustix::stdio::stdin(),
-        1 => rustix::stdio::stdout(),
-        _ => rustix::stdio::stderr(),
+        0 => crate::sys::file::stdin(),
+        1 => crate::sys::file::stdout(),
+        _ => crate::sys::file::stderr(),
     }
 }

@@ -65,9 +65,9 @@ impl<'a> Io<'a> {
 
 fn std_fd(n: u8) -> BorrowedFd<'static> {
     match n {
-        0 => rustix::stdio::stdin(),
-        1 => rustix::stdio::stdout(),
-        _ => rustix::stdio::stderr(),
+        0 => crate::sys::file::stdin(),
+        1 => crate::sys::file::stdout(),
+        _ => crate::sys::file::stderr(),
     }
 }
 
@@ -112,7 +112,7 @@ impl<'a> Relay<'a> {
             pty::copy_settings(t, &master);
         }
         let input = io.pty & 1 != 0;
-        let raw = input.then(|| RawMode::enter(rustix::stdio::stdin()));
+        let raw = input.then(|| RawMode::enter(crate::sys::file::stdin()));
         file::write_fd(sock, b"G")?;
         Ok(Some(Relay { master, input, input_eof: false, echo: io.echo, log: io.log, raw, closed: false }))
     }
@@ -121,7 +121,7 @@ impl<'a> Relay<'a> {
     /// caller's stdin when it is relayed.
     pub fn poll_fds(&self) -> (PollFd<'_>, PollFd<'static>) {
         let m = PollFd::new(&self.master, if self.closed { PollFlags::empty() } else { PollFlags::IN });
-        let i = PollFd::from_borrowed_fd(rustix::stdio::stdin(), if self.input && !self.input_eof { PollFlags::IN } else { PollFlags::empty() });
+        let i = PollFd::from_borrowed_fd(crate::sys::file::stdin(), if self.input && !self.input_eof { PollFlags::IN } else { PollFlags::empty() });
         (m, i)
     }
 
@@ -132,7 +132,7 @@ impl<'a> Relay<'a> {
         }
         if !input_ready.is_empty() {
             let mut buf = [0u8; 4096];
-            match rustix::io::read(rustix::stdio::stdin(), &mut buf) {
+            match rustix::io::read(crate::sys::file::stdin(), &mut buf) {
                 Ok(0) => self.input_eof = true,
                 Ok(n) => {
                     let _ = file::write_fd(&self.master, &buf[..n]);
@@ -154,7 +154,7 @@ impl<'a> Relay<'a> {
 
     fn out(&self, b: &[u8]) {
         if self.echo {
-            let _ = file::write_fd(rustix::stdio::stdout(), b);
+            let _ = file::write_fd(crate::sys::file::stdout(), b);
         }
         if let Some(l) = self.log {
             let _ = file::write_fd(l, b);
@@ -163,7 +163,7 @@ impl<'a> Relay<'a> {
 
     /// The caller's window changed size (SIGWINCH).
     pub fn resize(&self) {
-        pty::copy_winsize(rustix::stdio::stdin(), &self.master);
+        pty::copy_winsize(crate::sys::file::stdin(), &self.master);
     }
 
     /// The command has ended: copy what it printed last, without waiting for the

@@ -68,6 +68,15 @@ impl Scope {
         Ok(Scope { parents, v2_dir, v2_path, map: CtxMap::from_pairs(pairs), ctxs })
     }
 
+    /// A snapshot of (pid, ctx) pairs gathered elsewhere (the legacy backend asks
+    /// the kernel), with no cgroups behind it.
+    pub fn from_pairs(pairs: Vec<(u32, u32)>) -> Scope {
+        let mut ctxs: Vec<u32> = pairs.iter().map(|e| e.1).collect();
+        ctxs.sort_unstable();
+        ctxs.dedup();
+        Scope { parents: Vec::new(), v2_dir: None, v2_path: String::new(), map: CtxMap::from_pairs(pairs), ctxs }
+    }
+
     /// The context of `pid` in this snapshot (0: the host).
     #[inline]
     pub fn ctx_of(&self, pid: u32) -> u32 {
