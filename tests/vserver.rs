@@ -191,7 +191,7 @@ echo "== stop2"; $B vserver web stop; echo "stop2=$?"
     assert!(l.contains("127.0.0.5/8") && l.contains("v0:web"), "alias with its label: {l}");
     assert_eq!(sec("running"), "running=0\n");
     let st = sec("status");
-    assert!(st.contains("Server web is running\nSecurity context: ") && st.contains("Addresses: 127.0.0.5/8") && st.contains("Vserver uptime: 00:0"), "{st}");
+    assert!(st.contains("Server web is running\nSecurity context: ") && st.contains("Addresses: 127.0.0.5/8") && st.contains("Vserver uptime: 0m0"), "{st}");
     let n: u32 = st.lines().find_map(|l| l.strip_suffix(" processes running")).unwrap().parse().unwrap();
     assert!(n >= 3, "init, sleeper, httpd: {st}");
     assert_eq!(sec("hostname"), "web.vsbox.test\n");
@@ -215,7 +215,7 @@ echo "== stop2"; $B vserver web stop; echo "stop2=$?"
     assert!(s.starts_with("Stopping the virtual server web\n") && s.contains("rc 6 done") && s.contains("Killing all processes") && s.ends_with("stop=0\n"), "{s}");
     assert!(!sec("labels2").contains("v0:web"), "alias removed at stop: {}", sec("labels2"));
     assert_eq!(sec("running3"), "running3=1\n");
-    assert_eq!(sec("stop2"), "Stopping the virtual server web\nServer web is not running\nstop2=0\n", "stopping a stopped vserver is a no-op");
+    assert_eq!(sec("stop2"), "Server web is not running\nstop2=0\n", "stopping a stopped vserver is a no-op");
     assert_eq!(std::fs::read_to_string(t.join("tmp/httpd.stopped")).unwrap(), "stopped\n", "the guest's shutdown scripts ran");
     v.assert_clean();
 }
@@ -554,8 +554,12 @@ fn a_start_that_leaves_nothing_running_is_forgotten_at_once() {
     // The rc runs and nothing stays: by the time start returns, the vserver is
     // known as stopped and its state is gone (the init that exited is not taken
     // for a live one while it waits to be reaped).
+    // A start that leaves nothing running has failed (its rc output is in the log).
     let o = v.vserver(&["--silent", "empty", "start"]);
-    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    let e = one_error_line(&o, "vserver empty: ");
+    assert!(e.contains("nothing is left running") && e.contains("vserver empty log"), "{e}");
+    assert!(stdout(&v.vserver(&["empty", "log"])).contains("rc 3 done"), "the log keeps the rc output");
     assert!(!state.exists(), "state forgotten when start returns");
     assert_eq!(v.vserver(&["empty", "running"]).status.code(), Some(1));
     // exec on the stopped vserver: a temporary context, the command's status.

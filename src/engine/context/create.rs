@@ -100,6 +100,10 @@ fn reserve(reg: &Registry, spec: &ContextSpec, parents: &[cgroups::CgroupDir]) -
         rlimits: String::new(),
         nice: spec.nice,
         cgroups: set.clone(),
+        aliases: spec.aliases.clone(),
+        netns: if spec.aliases.is_empty() { 0 } else { crate::engine::network::alias::netns_id() },
+        profile: spec.profile.clone().unwrap_or_default(),
+        temporary: spec.temporary,
     };
     if spec.flags.has(Flags::ULIMIT) {
         entry.rlimits = Rlimit::render(&if spec.rlimits.is_empty() { Rlimit::snapshot() } else { spec.rlimits.clone() });

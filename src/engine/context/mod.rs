@@ -217,6 +217,7 @@ pub fn create_net_only(reg: &Registry, root: &IpRoot, name: &str) -> core::resul
         rlimits: String::new(),
         nice: None,
         cgroups: set.clone(),
+        ..Entry::default()
     };
     let r = (|| {
         reg.write(&entry).map_err(sys)?;

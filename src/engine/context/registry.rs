@@ -30,6 +30,7 @@ use rustix::fs::{self, FlockOperation, Mode, OFlags};
 use rustix::io::Errno;
 
 use super::cgroups::{CgroupDir, CgroupSet};
+use crate::engine::network::alias::{self, Alias};
 use super::spec::{Flags, Settings, MAX_CTX};
 use crate::sys::caps::CapSet;
 use crate::sys::error::{Context, Error, Result};
@@ -65,6 +66,13 @@ pub struct Entry {
     pub nice: Option<i32>,
     /// Its cgroup directories, one per hierarchy, as they were made.
     pub cgroups: CgroupSet,
+    /// IP aliases it owns (a vserver's), removed with it, from `netns` only.
+    pub aliases: Vec<Alias>,
+    pub netns: u64,
+    /// The PROFILE a vserver was started with.
+    pub profile: String,
+    /// A vserver's temporary context (exec on a stopped vserver), not its start.
+    pub temporary: bool,
 }
 
 impl Entry {
@@ -77,6 +85,20 @@ impl Entry {
         );
         if let Some(n) = self.nice {
             text.push_str(&format!("nice {n}\n"));
+        }
+        if !self.profile.is_empty() {
+            text.push_str(&format!("profile {}\n", self.profile));
+        }
+        if self.temporary {
+            text.push_str("temporary 1\n");
+        }
+        if !self.aliases.is_empty() {
+            text.push_str(&format!("netns {}\n", self.netns));
+        }
+        for a in &self.aliases {
+            text.push_str("alias ");
+            text.push_str(&a.render());
+            text.push('\n');
         }
         for d in &self.cgroups.dirs {
             if d.hierarchy.v2 {
@@ -121,6 +143,14 @@ impl Entry {
                 "ips" => e.ips = v.to_string(),
                 "rlimits" => e.rlimits = v.to_string(),
                 "nice" => e.nice = v.parse().ok(),
+                "profile" => e.profile = v.to_string(),
+                "temporary" => e.temporary = v == "1",
+                "netns" => e.netns = v.parse().unwrap_or(0),
+                "alias" => {
+                    if let Some(a) = Alias::parse(v) {
+                        e.aliases.push(a);
+                    }
+                }
                 "cgroup" => {
                     if let Some(d) = CgroupDir::parse_recorded(v) {
                         e.cgroups.dirs.push(d);
@@ -505,6 +535,11 @@ impl Registry {
             set.kill_all();
             let _ = set.remove();
         }
+        // Its aliases, from the network namespace they were added in (another
+        // namespace's clear leaves them to the next command there).
+        if !e.aliases.is_empty() && alias::netns_id() == e.netns {
+            alias::remove(&e.aliases);
+        }
         if !e.name.is_empty() {
             let p = self.name_path(&e.name);
             let mut buf = [0u8; 16];
@@ -606,6 +641,10 @@ mod tests {
             rlimits: String::from("6=20:20"),
             nice: Some(5),
             cgroups: CgroupSet::from_recorded(&["v2 /sys/fs/cgroup/unified/vsbox/7", "v1:3 /sys/fs/cgroup/pids/vsbox/7"]),
+            aliases: alloc::vec![Alias { dev: String::from("v0"), addr: [10, 0, 0, 1], prefix: 24, bcast: None, label: String::from("v0:web") }],
+            netns: 4026531840,
+            profile: String::from("prod"),
+            temporary: true,
         };
         assert_eq!(Entry::parse(&e.render()), e);
     }

@@ -181,16 +181,24 @@ pub struct ContextSpec {
     pub ipv4root: Option<IpRoot>,
     /// Who runs the command (vserver suexec); None keeps the caller's identity.
     pub user: Option<User>,
+    /// IP aliases the context owns from its start (removed with it).
+    pub aliases: Vec<crate::engine::network::alias::Alias>,
+    /// Recorded for a vserver: the PROFILE it runs with, and whether it is a
+    /// temporary exec context.
+    pub profile: Option<String>,
+    pub temporary: bool,
 }
 
 /// A user to switch to before exec: ids from the guest's own /etc/passwd and
 /// /etc/group, parsed by vsbox itself (no NSS).
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct User {
+    pub name: String,
     pub uid: u32,
     pub gid: u32,
     pub groups: Vec<u32>,
     pub home: String,
+    pub shell: String,
 }
 
 /// Where the engine keeps its state; every location can move for tests.

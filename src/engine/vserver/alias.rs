@@ -1,32 +1,23 @@
-//! A vserver's IP aliases on IPROOTDEV (rtnetlink, labelled `DEV:NAME`) and the
-//! ipv4root they make.
+//! A vserver's IP aliases on IPROOTDEV (labelled `DEV:NAME`, put on and taken
+//! off by `network::alias`) and the ipv4root they make.
 
 use alloc::borrow::ToOwned;
 use alloc::format;
 use alloc::string::String;
 use alloc::vec::Vec;
 
-use rustix::io::Errno;
 
 use super::conf::{IpRoot as ConfIpRoot, VserverConf};
+use crate::engine::network::alias::Alias;
 use crate::engine::network::ipv4root::IpRoot;
 use crate::sys::caps::CapSet;
 use crate::sys::netlink::{self, Rtnl};
 use super::dotted;
 
+
 // ---------------------------------------------------------------------------------
 // IP aliases
 // ---------------------------------------------------------------------------------
-
-/// One IP alias `vserver start` puts on a device, labelled `DEV:NAME[N]`.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Alias {
-    pub dev: String,
-    pub addr: [u8; 4],
-    pub prefix: u8,
-    pub bcast: Option<[u8; 4]>,
-    pub label: String,
-}
 
 /// The aliases of IPROOT (vserver-spec §9.4): entry i gets the label
 /// `DEV:NAME` for the first, then `DEV:NAME1`, `DEV:NAME2`…, the suffix advancing for
@@ -50,63 +41,6 @@ pub fn plan_aliases(name: &str, conf: &VserverConf) -> core::result::Result<Vec<
         out.push(Alias { dev: dev.to_owned(), addr: e.addr, prefix, bcast, label });
     }
     Ok(out)
-}
-
-/// Add the aliases through rtnetlink. Every device is checked first, so a missing
-/// one changes nothing. An address that is already there under another label is
-/// not ours and is left out of the result (stop will not remove it); one with our
-/// label (a crashed earlier start) is taken over. On error, what was added is
-/// removed again.
-pub fn add_aliases(plan: &[Alias]) -> core::result::Result<Vec<Alias>, String> {
-    if plan.is_empty() {
-        return Ok(Vec::new());
-    }
-    let rtnl = Rtnl::open().map_err(|e| format!("{e}"))?;
-    let mut idx = Vec::new();
-    for a in plan {
-        match rtnl.ifindex(&a.dev) {
-            Ok(Some(i)) => idx.push(i),
-            Ok(None) => return Err(format!("the IPROOTDEV device {} does not exist (check IPROOTDEV, or use --nodev)", a.dev)),
-            Err(e) => return Err(format!("look up {}: {}", a.dev, e.reason())),
-        }
-    }
-    let mut added: Vec<Alias> = Vec::new();
-    for (a, &i) in plan.iter().zip(&idx) {
-        // Removing the subnet's first address must not take the other vservers'
-        // aliases in that subnet along (kernel-feasibility §6).
-        let _ = netlink::set_promote_secondaries(&a.dev, true);
-        match rtnl.add_ipv4(i, a.addr, a.prefix, a.bcast, &a.label) {
-            Ok(()) => added.push(a.clone()),
-            Err(e) if e.errno() == Errno::EXIST => {
-                let ours = rtnl
-                    .addresses(Some(i))
-                    .map(|l| l.iter().any(|x| x.addr == a.addr && x.label.as_str() == a.label))
-                    .unwrap_or(false);
-                if ours {
-                    added.push(a.clone());
-                }
-            }
-            Err(e) => {
-                remove_aliases(&added);
-                return Err(format!("add {}/{} to {} as {}: {}", dotted(a.addr), a.prefix, a.dev, a.label, e.reason()));
-            }
-        }
-    }
-    Ok(added)
-}
-
-/// Remove aliases (only those still carrying their label); errors are ignored,
-/// as the original's `ifconfig … down 2>/dev/null`.
-pub fn remove_aliases(list: &[Alias]) {
-    if list.is_empty() {
-        return;
-    }
-    let Ok(rtnl) = Rtnl::open() else { return };
-    for a in list {
-        if let Ok(Some(i)) = rtnl.ifindex(&a.dev) {
-            let _ = rtnl.del_ipv4(i, a.addr, a.prefix, Some(&a.label));
-        }
-    }
 }
 
 /// The ipv4root of a conf: None when untied. `ALL` is every IPv4 address of the

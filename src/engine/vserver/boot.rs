@@ -154,7 +154,7 @@ pub fn chkconfig_links(tree: &Tree, service: &str, on: bool, levels: &str) -> co
         let dir = format!("{base}/rc{l}.d");
         tree.mkdir(&dir, 0o755).map_err(|e| format!("{}/{dir}: {}", tree.path, crate::sys::ErrnoText(e)))?;
         for n in tree.list(&dir) {
-            if n.len() > 3 && (n.starts_with('S') || n.starts_with('K')) && n[3..] == *service && n[1..3].bytes().all(|b| b.is_ascii_digit()) {
+            if is_link_of(&n, service) {
                 tree.unlink(&format!("{dir}/{n}"));
             }
         }
@@ -164,4 +164,53 @@ pub fn chkconfig_links(tree: &Tree, service: &str, on: bool, levels: &str) -> co
             .map_err(|e| format!("{}/{dir}/{link}: {}", tree.path, crate::sys::ErrnoText(e)))?;
     }
     Ok(())
+}
+
+/// One rc?.d link of a service: its directory, name and target.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ServiceLink {
+    pub dir: String,
+    pub name: String,
+    pub target: String,
+}
+
+fn is_link_of(n: &str, service: &str) -> bool {
+    n.len() > 3 && (n.starts_with('S') || n.starts_with('K')) && n[3..] == *service && n[1..3].bytes().all(|b| b.is_ascii_digit())
+}
+
+const RC_DIRS: [&str; 8] = ["rc0.d", "rc1.d", "rc2.d", "rc3.d", "rc4.d", "rc5.d", "rc6.d", "rcS.d"];
+
+/// Every rc?.d link of SERVICE (etc/rc?.d), to put back after a failed change.
+pub fn service_links(tree: &Tree, service: &str) -> Vec<ServiceLink> {
+    let mut out = Vec::new();
+    for d in RC_DIRS {
+        let dir = format!("etc/{d}");
+        let Ok(fd) = tree.dir(&dir) else { continue };
+        for n in tree.list(&dir) {
+            if !is_link_of(&n, service) {
+                continue;
+            }
+            if let Ok(t) = fs::readlinkat(&fd, n.as_str(), Vec::new()) {
+                out.push(ServiceLink { dir: dir.clone(), name: n, target: t.to_string_lossy().into_owned() });
+            }
+        }
+    }
+    out
+}
+
+/// Make SERVICE's rc?.d links exactly `links` again.
+pub fn restore_service_links(tree: &Tree, service: &str, links: &[ServiceLink]) {
+    for d in RC_DIRS {
+        let dir = format!("etc/{d}");
+        for n in tree.list(&dir) {
+            if is_link_of(&n, service) {
+                tree.unlink(&format!("{dir}/{n}"));
+            }
+        }
+    }
+    for l in links {
+        if let Ok(fd) = tree.dir(&l.dir) {
+            let _ = fs::symlinkat(l.target.as_str(), &fd, l.name.as_str());
+        }
+    }
 }

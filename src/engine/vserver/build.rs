@@ -246,3 +246,197 @@ pub fn is_empty_dir(path: &str) -> core::result::Result<bool, Errno> {
     Ok(true)
 }
 
+
+// ---------------------------------------------------------------------------------
+// vserver NAME build
+// ---------------------------------------------------------------------------------
+
+use super::lifecycle::{Failure, Report, Vserver, VsResult};
+
+/// Where a new guest's tree comes from.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Source {
+    /// debootstrap SUITE [MIRROR], with `--variant=V` and any further options
+    /// (`build --debootstrap bookworm -- --include=openssh-server`).
+    Debootstrap { suite: String, mirror: Option<String>, variant: Option<String>, options: Vec<String> },
+    /// A copy of an existing tree (another guest, a template).
+    Copy(String),
+    /// A tarball, unpacked by the system's tar.
+    Tarball(String),
+}
+
+/// The rc scripts a guest cannot run in a context (they touch the hardware, the
+/// kernel, the host's network or its file systems), switched off in a new guest
+/// so its start and stop are quiet. Listed in the README.
+pub const HOST_ONLY_SERVICES: [&str; 24] = [
+    "hwclock.sh", "udev", "udev-finish", "kmod", "module-init-tools", "networking", "procps", "keyboard-setup.sh",
+    "console-setup.sh", "checkroot.sh", "checkroot-bootclean.sh", "checkfs.sh", "mountall.sh", "mountall-bootclean.sh",
+    "mountkernfs.sh", "mountdevsubfs.sh", "mountnfs.sh", "mountnfs-bootclean.sh", "umountfs", "umountroot", "umountnfs.sh",
+    "brightness", "lvm2", "mdadm",
+];
+
+/// What a copied tree brings along that must not be shared between two guests.
+const IDENTITY: [&str; 3] = ["etc/machine-id", "var/lib/dbus/machine-id", "etc/ssh"];
+
+impl Vserver<'_> {
+    /// Create the guest's tree and a commented conf. `fresh_identity` removes the
+    /// ssh host keys and machine-id a copy or tarball brought along.
+    pub fn build(&self, src: &Source, fresh_identity: bool, host_env: &[Vec<u8>], rep: &mut dyn Report) -> VsResult<()> {
+        let root = self.paths.root(self.name);
+        let fail = |m: String| Err(Failure::new(1, m));
+        match is_empty_dir(&root) {
+            Ok(true) => {}
+            Ok(false) => return fail(format!("Virtual server {root} already exist (remove it first, or pick another name)")),
+            Err(e) => return fail(format!("{root}: {}", crate::sys::ErrnoText(e))),
+        }
+        let rootdir = &self.paths.rootdir;
+        if !file::exists(rootdir) {
+            let r = file::mkdir_p(rootdir, 0o755).and_then(|()| fs::chmod(rootdir.as_str(), Mode::empty()));
+            if let Err(e) = r {
+                return fail(format!("cannot create {rootdir}: {}", crate::sys::ErrnoText(e)));
+            }
+            rep.say(format_args!("Directory {rootdir} was created with permissions 000"));
+        }
+        let made = match fs::mkdir(root.as_str(), Mode::from_raw_mode(0o755)) {
+            Ok(()) => true,
+            Err(Errno::EXIST) => false,
+            Err(e) => return fail(format!("cannot create {root}: {}", crate::sys::ErrnoText(e))),
+        };
+        let _ = fs::chmod(root.as_str(), Mode::from_raw_mode(0o755));
+        let undo = |msg: String| -> VsResult<()> {
+            if let Ok(t) = Tree::open(&root) {
+                t.clear(".", false);
+            }
+            if made {
+                let _ = fs::rmdir(root.as_str());
+            }
+            Err(Failure::new(1, format!("{msg}; {root} was emptied again")))
+        };
+        match src {
+            Source::Debootstrap { suite, mirror, variant, options } => {
+                let mut argv = Vec::from([String::from("debootstrap")]);
+                if let Some(v) = variant {
+                    argv.push(format!("--variant={v}"));
+                }
+                argv.extend(options.iter().cloned());
+                argv.push(suite.clone());
+                argv.push(root.clone());
+                argv.extend(mirror.iter().cloned());
+                match run_visible(&argv, host_env) {
+                    Ok(0) => {}
+                    Ok(c) => return undo(format!("debootstrap failed (status {c})")),
+                    Err(e) => return undo(format!("cannot run debootstrap: {} (install it, e.g. apt-get install debootstrap)", crate::sys::ErrnoText(e.errno))),
+                }
+            }
+            Source::Copy(dir) => {
+                if !fs::stat(dir.as_str()).is_ok_and(|m| FileType::from_raw_mode(m.st_mode) == FileType::Directory) {
+                    return undo(format!("--copy {dir}: not a directory"));
+                }
+                if let Err(e) = copy_tree(dir, &root) {
+                    return undo(format!("cannot copy {dir}: {e}"));
+                }
+            }
+            Source::Tarball(f) => {
+                if !fs::stat(f.as_str()).is_ok_and(|m| FileType::from_raw_mode(m.st_mode) == FileType::RegularFile) {
+                    return undo(format!("--tarball {f}: no such file"));
+                }
+                let argv: Vec<String> = ["tar", "-x", "-p", "--numeric-owner", "-f", f, "-C", &root].iter().map(|s| String::from(*s)).collect();
+                match run_visible(&argv, host_env) {
+                    Ok(0) => {}
+                    Ok(c) => return undo(format!("tar failed (status {c})")),
+                    Err(e) => return undo(format!("cannot run tar: {}", crate::sys::ErrnoText(e.errno))),
+                }
+            }
+        }
+        let tree = match Tree::open(&root) {
+            Ok(t) => t,
+            Err(e) => return undo(format!("cannot open the new tree: {}", crate::sys::ErrnoText(e))),
+        };
+        build_cleanup(&tree);
+        self.set_identity(&tree, src, fresh_identity, rep);
+        let off = disable_host_only(&tree);
+        if !off.is_empty() {
+            rep.say(format_args!("Switched off what cannot run in a vserver: {}", off.join(" ")));
+        }
+        rep.say(format_args!("Directory {root} has been populated"));
+        let confdir = &self.paths.confdir;
+        if !file::exists(confdir) {
+            let r = file::mkdir_p(confdir, 0o700).and_then(|()| fs::chmod(confdir.as_str(), Mode::from_raw_mode(0o700)));
+            if let Err(e) = r {
+                return fail(format!("cannot create {confdir}: {}", crate::sys::ErrnoText(e)));
+            }
+            rep.say(format_args!("Directory {confdir} has been created"));
+        }
+        let conf = self.paths.conf(self.name);
+        if !file::exists(&conf) {
+            let flags = OFlags::WRONLY | OFlags::CREATE | OFlags::EXCL | OFlags::CLOEXEC;
+            let r = fs::open(conf.as_str(), flags, Mode::from_raw_mode(0o644))
+                .and_then(|fd| file::write_fd(&fd, super::conf::render_template(self.name, &root).as_bytes()));
+            if let Err(e) = r {
+                return fail(format!("cannot write {conf}: {}", crate::sys::ErrnoText(e)));
+            }
+            rep.say(format_args!("{conf} has been created. Look at it!"));
+        }
+        Ok(())
+    }
+
+    /// The guest's own name (/etc/hostname, /etc/hosts), and what a copy brought
+    /// of another machine's identity.
+    fn set_identity(&self, tree: &Tree, src: &Source, fresh: bool, rep: &mut dyn Report) {
+        let name = self.hostname();
+        let _ = tree.write("etc/hostname", format!("{name}\n").as_bytes(), 0o644);
+        let short = name.split('.').next().unwrap_or(&name).to_owned();
+        let alias = if short != name { format!(" {short}") } else { String::new() };
+        let hosts = format!("127.0.0.1\tlocalhost\n127.0.1.1\t{name}{alias}\n::1\tlocalhost ip6-localhost ip6-loopback\n");
+        let _ = tree.write("etc/hosts", hosts.as_bytes(), 0o644);
+        if matches!(src, Source::Debootstrap { .. }) {
+            return;
+        }
+        let keys: Vec<String> = tree.list("etc/ssh").into_iter().filter(|n| n.starts_with("ssh_host_") && n.contains("_key")).collect();
+        let ids: Vec<&str> = IDENTITY[..2].iter().copied().filter(|p| tree.stat(p).is_some_and(|s| s.st_size > 0)).collect();
+        if keys.is_empty() && ids.is_empty() {
+            return;
+        }
+        if fresh {
+            for k in &keys {
+                tree.unlink(&format!("etc/ssh/{k}"));
+            }
+            for p in &ids {
+                // An empty machine-id is regenerated at the guest's first boot.
+                let _ = tree.write(p, b"", 0o444);
+            }
+            rep.say(format_args!(
+                "Removed the copied identity ({} ssh host keys, machine-id): regenerate the keys with 'vserver {} exec ssh-keygen -A'",
+                keys.len(),
+                self.name
+            ));
+        } else {
+            rep.warn(format_args!(
+                "the copy shares its identity with its source ({} ssh host keys{}): build again with --fresh-identity, or remove them yourself",
+                keys.len(),
+                if ids.is_empty() { "" } else { ", machine-id" }
+            ));
+        }
+    }
+
+    /// S_HOSTNAME of an existing conf, else the vserver's name.
+    fn hostname(&self) -> String {
+        super::conf::load(&self.paths.conf(self.name), &[]).ok().and_then(|(c, _)| c.hostname).filter(|h| !h.is_empty()).unwrap_or_else(|| self.name.to_owned())
+    }
+}
+
+/// Remove the rc?.d links of `HOST_ONLY_SERVICES`; returns the ones found.
+fn disable_host_only(tree: &Tree) -> Vec<String> {
+    let mut off = Vec::new();
+    for svc in HOST_ONLY_SERVICES {
+        let links = super::boot::service_links(tree, svc);
+        if links.is_empty() {
+            continue;
+        }
+        for l in &links {
+            tree.unlink(&format!("{}/{}", l.dir, l.name));
+        }
+        off.push(String::from(svc));
+    }
+    off
+}

@@ -968,13 +968,13 @@ pub fn parse_ulimit(v: &str) -> Result<Vec<Ulimit>, (String, String)> {
 
 /// The commented conf `vserver NAME build` writes (util-vserver's template, plain
 /// assignments only so that it is read without a shell).
-pub fn render_template(name: &str) -> String {
+pub fn render_template(name: &str, root: &str) -> String {
     let hostname = sh_quote(name);
     format!(
         r#"# Description: vserver {name}
 #
 # The configuration of the vserver {name}, read by `vserver {name} start` and the
-# other vserver commands. Its root is /vservers/{name}.
+# other vserver commands. Its root is {root}.
 # It is a shell fragment, as with util-vserver: plain VAR=value lines are read as
 # they are; a file with shell logic (if, case $PROFILE, ...) is run by /bin/sh.
 # It must be owned by root and writable by root only.
@@ -1061,6 +1061,11 @@ pub fn list_onboot(confdir: &str) -> (Vec<(i32, String)>, Vec<ConfError>) {
     }
     servers.sort();
     (servers, problems)
+}
+
+/// The NAME of every `NAME.conf` in `dir`, sorted (none when it cannot be read).
+pub fn list_names(dir: &str) -> Vec<String> {
+    conf_names(dir).unwrap_or_default()
 }
 
 /// The NAME of every `NAME.conf` in `dir`.
@@ -1488,15 +1493,15 @@ PROFILE=prod
 
     #[test]
     fn the_template_is_a_clean_conf() {
-        let c = ok(&render_template("web"));
+        let c = ok(&render_template("web", "/vservers/web"));
         assert_eq!(c.description.as_deref(), Some("vserver web"));
         assert_eq!(c.hostname.as_deref(), Some("web"));
         assert_eq!(c.iproot, one_entry([192, 0, 2, 1], None, None));
         assert_eq!(c.flags, Flags::LOCK.with(Flags::NPROC));
         assert_eq!(c.nproc_limit(), Some(Some(1000)));
         assert!(!c.onboot && c.caps_keep.is_empty() && c.context.is_none());
-        assert!(!uses_shell_logic(&render_template("a'b $c")));
-        assert_eq!(ok(&render_template("a'b$c")).hostname.as_deref(), Some("a'b$c"));
+        assert!(!uses_shell_logic(&render_template("a'b $c", "/vservers/x")));
+        assert_eq!(ok(&render_template("a'b$c", "/vservers/x")).hostname.as_deref(), Some("a'b$c"));
     }
 
     #[test]

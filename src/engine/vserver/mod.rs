@@ -23,7 +23,10 @@ pub mod build;
 pub mod conf;
 pub mod tree;
 
-pub use alias::{add_aliases, ipv4root_of, plan_aliases, remove_aliases, Alias};
+pub mod lifecycle;
+
+pub use crate::engine::network::alias::Alias;
+pub use alias::{ipv4root_of, plan_aliases};
 pub use boot::{boot_plan, chkconfig_links, initdefault, prepare_tree, runlevel_record, BootPlan};
 pub use build::{build_cleanup, copy_tree, is_empty_dir, run_visible};
 pub use tree::{lookup_user, Tree, GUEST_FILE_MAX};
@@ -73,8 +76,10 @@ impl Paths {
     pub fn lock(&self, name: &str) -> String {
         format!("{}/vserver/{name}.lock", self.rundir)
     }
-    pub fn state(&self, name: &str) -> String {
-        format!("{}/vserver/{name}.state", self.rundir)
+    /// The output of the vserver's last start (its rc program), the last
+    /// `LOG_MAX` bytes.
+    pub fn log(&self, name: &str) -> String {
+        format!("{}/{name}.log", self.rundir)
     }
 }
 
@@ -100,7 +105,7 @@ pub fn check_name(name: &str) -> core::result::Result<(), &'static str> {
 }
 
 // ---------------------------------------------------------------------------------
-// The per-vserver lock and the state file
+// The per-vserver lock
 // ---------------------------------------------------------------------------------
 
 /// `flock` on `<rundir>/vserver/NAME.lock`, held while a vserver is started, stopped
@@ -160,74 +165,7 @@ pub fn hand_over(lock: VsLock) -> Result<(OwnedFd, rustix::process::Pid)> {
     }
 }
 
-/// What `start` leaves for `stop`: the profile the vserver was started with and the
-/// aliases vsbox added (and so must remove).
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct State {
-    pub profile: Option<String>,
-    pub aliases: Vec<Alias>,
-}
-
-impl State {
-    pub fn render(&self) -> String {
-        let mut s = String::new();
-        if let Some(p) = &self.profile {
-            s.push_str("profile ");
-            s.push_str(p);
-            s.push('\n');
-        }
-        for a in &self.aliases {
-            let b = a.bcast.map(dotted).unwrap_or_else(|| String::from("-"));
-            s.push_str(&format!("alias {} {} {} {} {}\n", a.dev, dotted(a.addr), a.prefix, b, a.label));
-        }
-        s
-    }
-
-    pub fn parse(text: &str) -> State {
-        let mut st = State::default();
-        for line in text.lines() {
-            let mut w = line.split(' ');
-            match w.next() {
-                Some("profile") => st.profile = Some(line[8..].to_owned()),
-                Some("alias") => {
-                    let (Some(dev), Some(addr), Some(prefix), Some(b), Some(label)) = (w.next(), w.next(), w.next(), w.next(), w.next()) else {
-                        continue;
-                    };
-                    let (Some(addr), Ok(prefix)) = (conf::parse_ipv4(addr), prefix.parse()) else { continue };
-                    st.aliases.push(Alias {
-                        dev: dev.to_owned(),
-                        addr,
-                        prefix,
-                        bcast: conf::parse_ipv4(b),
-                        label: label.to_owned(),
-                    });
-                }
-                _ => {}
-            }
-        }
-        st
-    }
-
-    pub fn load(paths: &Paths, name: &str) -> Option<State> {
-        let text = file::read_to_vec(paths.state(name).as_str()).ok()?;
-        Some(State::parse(core::str::from_utf8(&text).ok()?))
-    }
-
-    pub fn save(&self, paths: &Paths, name: &str) -> Result<()> {
-        file::mkdir_p(&paths.state_dir(), 0o700).ctx("create the vserver state directory")?;
-        file::write_atomic(&paths.state_dir(), &format!("{name}.state"), self.render().as_bytes(), 0o600)
-    }
-
-    pub fn remove(paths: &Paths, name: &str) {
-        let _ = fs::unlink(paths.state(name).as_str());
-        // Only goes when empty (no other vserver's lock or state is left).
-        let _ = fs::rmdir(paths.state_dir().as_str());
-    }
-}
-
-pub fn dotted(a: [u8; 4]) -> String {
-    format!("{}.{}.{}.{}", a[0], a[1], a[2], a[3])
-}
+pub use crate::engine::network::alias::dotted;
 
 // ---------------------------------------------------------------------------------
 // The context a conf describes
@@ -291,6 +229,9 @@ pub fn context_spec(name: &str, root: &str, conf: &VserverConf, ipv4root: Option
         own_net: false,
         ipv4root,
         user: None,
+        aliases: Vec::new(),
+        profile: conf.profile.clone(),
+        temporary: false,
     }
 }
 
@@ -371,6 +312,18 @@ pub fn wait_for_others(reg: &Registry, e: &Entry, ms: u64) -> bool {
 }
 
 /// Seconds since the context's init started.
+/// How long the context has run, in centiseconds (its init's start time is in
+/// clock ticks since boot, which are centiseconds on Linux).
+pub fn uptime_cs(e: &Entry) -> u64 {
+    let mut buf = [0u8; 64];
+    let n = file::read_into("/proc/uptime", &mut buf).unwrap_or(0);
+    let text = core::str::from_utf8(&buf[..n]).unwrap_or("");
+    let up = text.split(' ').next().unwrap_or("0");
+    let (s, frac) = up.split_once('.').unwrap_or((up, "0"));
+    let now = s.parse::<u64>().unwrap_or(0) * 100 + frac.get(..2).and_then(|f| f.parse::<u64>().ok()).unwrap_or(0);
+    now.saturating_sub(e.start)
+}
+
 pub fn uptime_secs(e: &Entry) -> u64 {
     let mut buf = [0u8; 64];
     let n = file::read_into("/proc/uptime", &mut buf).unwrap_or(0);
@@ -418,15 +371,6 @@ mod tests {
         assert!(plan_aliases("web", &c).unwrap().is_empty(), "no device, no alias");
         let c = conf_with(ConfIpRoot::List(vec![e(None, [10, 0, 0, 1])]), Some("enp0s31f6"));
         assert!(plan_aliases("longname", &c).unwrap_err().contains("enp0s31f6:longname"));
-    }
-
-    #[test]
-    fn state_round_trips() {
-        let st = State {
-            profile: Some(String::from("backup")),
-            aliases: vec![Alias { dev: "v0".into(), addr: [127, 0, 0, 5], prefix: 8, bcast: None, label: "v0:web".into() }],
-        };
-        assert_eq!(State::parse(&st.render()), st);
     }
 
     #[test]

@@ -229,7 +229,7 @@ pub fn lookup_user(tree: &Tree, user: &str) -> Option<User> {
     let passwd = tree.read("etc/passwd").ok()?;
     let passwd = String::from_utf8_lossy(&passwd);
     let numeric = user.bytes().all(|b| b.is_ascii_digit()) && !user.is_empty();
-    let (name, uid, gid, home) = passwd.lines().find_map(|l| {
+    let (name, uid, gid, home, shell) = passwd.lines().find_map(|l| {
         let f: Vec<&str> = l.split(':').collect();
         if f.len() < 7 {
             return None;
@@ -238,7 +238,7 @@ pub fn lookup_user(tree: &Tree, user: &str) -> Option<User> {
         if !hit {
             return None;
         }
-        Some((f[0].to_owned(), f[2].parse::<u32>().ok()?, f[3].parse::<u32>().ok()?, f[5].to_owned()))
+        Some((f[0].to_owned(), f[2].parse::<u32>().ok()?, f[3].parse::<u32>().ok()?, f[5].to_owned(), f[6].to_owned()))
     })?;
     let mut groups = Vec::from([gid]);
     if let Ok(g) = tree.read("etc/group") {
@@ -253,6 +253,6 @@ pub fn lookup_user(tree: &Tree, user: &str) -> Option<User> {
             }
         }
     }
-    Some(User { uid, gid, groups, home })
+    Some(User { name, uid, gid, groups, home, shell })
 }
 
